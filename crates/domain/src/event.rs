@@ -1,0 +1,112 @@
+//! The names of job events: the seed's five Socket.IO events plus the ones agentq adds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum JobEventKind {
+    /// Added to the queue, or back in it (a due retry, a stalled or given-back lease).
+    Queued,
+    /// A worker leased it and starts the agent.
+    Started,
+    Progress,
+    Completed,
+    /// Failed for good.
+    Failed,
+    Cancelled,
+    /// An attempt failed and another is scheduled after a backoff.
+    Retrying,
+    /// A batch of the agent's output lines.
+    Log,
+}
+
+impl JobEventKind {
+    pub const ALL: [JobEventKind; 8] = [
+        Self::Queued,
+        Self::Started,
+        Self::Progress,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Retrying,
+        Self::Log,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "agent_job_queued",
+            Self::Started => "agent_job_started",
+            Self::Progress => "agent_job_progress",
+            Self::Completed => "agent_job_completed",
+            Self::Failed => "agent_job_failed",
+            Self::Cancelled => "agent_job_cancelled",
+            Self::Retrying => "agent_job_retrying",
+            Self::Log => "agent_job_log",
+        }
+    }
+}
+
+impl fmt::Display for JobEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<JobEventKind> for &'static str {
+    fn from(kind: JobEventKind) -> Self {
+        kind.as_str()
+    }
+}
+
+impl FromStr for JobEventKind {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| ParseError::EventKind(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for JobEventKind {
+    type Error = ParseError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_seeds_names() {
+        let names: Vec<_> = JobEventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "agent_job_queued",
+                "agent_job_started",
+                "agent_job_progress",
+                "agent_job_completed",
+                "agent_job_failed",
+                "agent_job_cancelled",
+                "agent_job_retrying",
+                "agent_job_log"
+            ]
+        );
+        for kind in JobEventKind::ALL {
+            assert_eq!(kind.as_str().parse::<JobEventKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<JobEventKind>(&json).ok(), Some(kind));
+        }
+        assert!("agent_job_exploded".parse::<JobEventKind>().is_err());
+    }
+}
