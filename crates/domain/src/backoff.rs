@@ -48,7 +48,11 @@ mod tests {
         assert_eq!(b.delay(1), Duration::from_secs(5));
         assert_eq!(b.delay(2), Duration::from_secs(10));
         assert_eq!(b.delay(3), Duration::from_secs(20));
-        assert_eq!(b.delay(0), Duration::from_secs(5), "attempt 0 is treated as the first");
+        assert_eq!(
+            b.delay(0),
+            Duration::from_secs(5),
+            "attempt 0 is treated as the first"
+        );
     }
 
     #[test]

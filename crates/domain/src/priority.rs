@@ -83,7 +83,10 @@ mod tests {
         assert!(Priority::from_queue_value(0).is_err());
         assert!(Priority::from_queue_value(5).is_err());
         assert!("urgent".parse::<Priority>().is_err());
-        assert!("High".parse::<Priority>().is_err(), "zod enums are case sensitive");
+        assert!(
+            "High".parse::<Priority>().is_err(),
+            "zod enums are case sensitive"
+        );
     }
 
     #[test]

@@ -254,7 +254,10 @@ fn integer_list(value: &Option<Vec<Number>>, _: &()) -> garde::Result {
     for (index, number) in list.iter().enumerate() {
         if integer(number).is_none() {
             let reason = integer_error(number);
-            return Err(garde::Error::new(format!("[{index}]: {}", reason.message())));
+            return Err(garde::Error::new(format!(
+                "[{index}]: {}",
+                reason.message()
+            )));
         }
     }
     Ok(())

@@ -139,7 +139,10 @@ mod tests {
                 "mcpConfigs": {"_errors": [], "0": {"_errors": [], "serverUrl": {"_errors": ["Invalid url"]}}}
             })
         );
-        assert_eq!(errors.messages_at("mcpConfigs.0.serverUrl"), ["Invalid url"]);
+        assert_eq!(
+            errors.messages_at("mcpConfigs.0.serverUrl"),
+            ["Invalid url"]
+        );
         assert_eq!(
             errors.to_string(),
             "taskId: Required; mcpConfigs.0.serverUrl: Invalid url"

@@ -1,1 +1,68 @@
-//! placeholder
+//! agentq's job queue, built by hand on Redis (DESIGN.md §3).
+//!
+//! Every state change is one Lua script (`lua/*.lua`) that also writes the change's event to
+//! the queue's `events` stream, so a transition and its event happen together or not at all.
+//! Time always comes from Redis `TIME`. Workers lease jobs in batches and report outcomes in
+//! batches ([`Queue::cycle`]), which keeps Redis' own CPU per job low.
+
+mod config;
+mod connection;
+mod consumer;
+mod control;
+mod error;
+mod events;
+mod inspect;
+mod keys;
+mod producer;
+mod report;
+mod runner;
+mod scripts;
+
+use std::sync::Arc;
+
+pub use config::{QueueConfig, Retention};
+pub use connection::Redis;
+pub use consumer::{Cycle, Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome};
+pub use control::{CancelOutcome, CancelRequests, RetryOutcome};
+pub use error::QueueError;
+pub use events::{EventTrim, QueueEvent, RecorderGroup};
+pub use inspect::{JobSnapshot, StateCounts};
+pub use keys::Keys;
+pub use producer::NewJob;
+pub use runner::{WorkerOptions, WorkerReport, run_worker};
+
+use scripts::Scripts;
+
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// One named queue on one Redis. Cheap to clone: clones share the connection.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    redis: Redis,
+    keys: Arc<Keys>,
+    config: Arc<QueueConfig>,
+    scripts: Arc<Scripts>,
+}
+
+impl Queue {
+    pub fn new(redis: Redis, config: QueueConfig) -> Self {
+        Self {
+            keys: Arc::new(Keys::new(&config.name)),
+            config: Arc::new(config),
+            scripts: Arc::new(Scripts::default()),
+            redis,
+        }
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+}

@@ -98,7 +98,10 @@ fn refuses_ids_that_are_not_positive_integers() {
     refused_at(json!({"taskId": "1", "agentId": 1}), "taskId");
     refused_at(json!({"taskId": true, "agentId": 1}), "taskId");
     refused_at(json!({"taskId": 1e20, "agentId": 1}), "taskId");
-    refused_at(json!({"taskId": 18446744073709551615u64, "agentId": 1}), "taskId");
+    refused_at(
+        json!({"taskId": 18446744073709551615u64, "agentId": 1}),
+        "taskId",
+    );
 }
 
 #[test]
@@ -112,7 +115,10 @@ fn refuses_missing_required_fields_and_nulls() {
     assert_eq!(refused_at(json!({"agentId": 1}), "taskId"), ["Required"]);
     assert_eq!(refused_at(json!({"taskId": 1}), "agentId"), ["Required"]);
     refused_at(json!({"taskId": 1, "agentId": null}), "agentId");
-    refused_at(json!({"taskId": 1, "agentId": 1, "metadata": null}), "metadata");
+    refused_at(
+        json!({"taskId": 1, "agentId": 1, "metadata": null}),
+        "metadata",
+    );
     refused_at(
         json!({"taskId": 1, "agentId": 1, "metadata": {"priority": null}}),
         "metadata.priority",
@@ -125,11 +131,20 @@ fn refuses_bad_metadata() {
     refused_at(with(json!({"priority": "urgent"})), "metadata.priority");
     refused_at(with(json!({"priority": "HIGH"})), "metadata.priority");
     assert_eq!(
-        refused_at(with(json!({"estimatedHours": 0})), "metadata.estimatedHours"),
+        refused_at(
+            with(json!({"estimatedHours": 0})),
+            "metadata.estimatedHours"
+        ),
         ["Number must be greater than 0"]
     );
-    refused_at(with(json!({"estimatedHours": -2})), "metadata.estimatedHours");
-    refused_at(with(json!({"estimatedHours": "2"})), "metadata.estimatedHours");
+    refused_at(
+        with(json!({"estimatedHours": -2})),
+        "metadata.estimatedHours",
+    );
+    refused_at(
+        with(json!({"estimatedHours": "2"})),
+        "metadata.estimatedHours",
+    );
     refused_at(with(json!({"retryCount": -1})), "metadata.retryCount");
     assert_eq!(
         refused_at(with(json!({"retryCount": 0.5})), "metadata.retryCount"),
@@ -140,8 +155,14 @@ fn refuses_bad_metadata() {
 #[test]
 fn refuses_context_lists_of_non_integers() {
     let with = |context: Value| json!({"taskId": 1, "agentId": 1, "context": context});
-    refused_at(with(json!({"dependencies": [1, 2.5]})), "context.dependencies");
-    refused_at(with(json!({"relatedTasks": ["4"]})), "context.relatedTasks.0");
+    refused_at(
+        with(json!({"dependencies": [1, 2.5]})),
+        "context.dependencies",
+    );
+    refused_at(
+        with(json!({"relatedTasks": ["4"]})),
+        "context.relatedTasks.0",
+    );
     refused_at(with(json!({"memoryIds": 3})), "context.memoryIds");
 }
 
@@ -160,18 +181,40 @@ fn refuses_bad_mcp_configs() {
         }
         json!({"taskId": 1, "agentId": 1, "mcpConfigs": [config]})
     };
-    refused_at(config(json!({"serverUrl": "not a url"})), "mcpConfigs.0.serverUrl");
-    refused_at(config(json!({"authType": "oauth"})), "mcpConfigs.0.authType");
+    refused_at(
+        config(json!({"serverUrl": "not a url"})),
+        "mcpConfigs.0.serverUrl",
+    );
+    refused_at(
+        config(json!({"authType": "oauth"})),
+        "mcpConfigs.0.authType",
+    );
     refused_at(config(json!({"enabled": null})), "mcpConfigs.0.enabled");
     refused_at(config(json!({"enabled": "yes"})), "mcpConfigs.0.enabled");
-    refused_at(config(json!({"serverName": null})), "mcpConfigs.0.serverName");
-    refused_at(config(json!({"authCredentials": ["x"]})), "mcpConfigs.0.authCredentials");
-    refused_at(json!({"taskId": 1, "agentId": 1, "mcpConfigs": {}}), "mcpConfigs");
+    refused_at(
+        config(json!({"serverName": null})),
+        "mcpConfigs.0.serverName",
+    );
+    refused_at(
+        config(json!({"authCredentials": ["x"]})),
+        "mcpConfigs.0.authCredentials",
+    );
+    refused_at(
+        json!({"taskId": 1, "agentId": 1, "mcpConfigs": {}}),
+        "mcpConfigs",
+    );
 }
 
 #[test]
 fn refuses_bodies_that_are_not_one_json_object() {
-    for body in ["", "{", "[1,2]", "null", "42", "{\"taskId\":1,\"agentId\":1} x"] {
+    for body in [
+        "",
+        "{",
+        "[1,2]",
+        "null",
+        "42",
+        "{\"taskId\":1,\"agentId\":1} x",
+    ] {
         let errors = QueueJobRequest::parse(body.as_bytes()).expect_err(body);
         assert_eq!(errors.issues()[0].path, [], "{body}");
     }
@@ -184,5 +227,8 @@ fn serializes_back_to_the_seeds_camel_case_shape() {
     assert_eq!(json["taskId"], 12);
     assert_eq!(json["metadata"]["estimatedHours"], 2.5);
     assert_eq!(json["context"]["relatedTasks"], json!([-4]));
-    assert_eq!(json["mcpConfigs"][0]["serverUrl"], "https://mcp.example.com/sse");
+    assert_eq!(
+        json["mcpConfigs"][0]["serverUrl"],
+        "https://mcp.example.com/sse"
+    );
 }

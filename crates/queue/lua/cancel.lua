@@ -1,0 +1,26 @@
+-- cancel: a waiting or delayed job is cancelled at once; an active one gets a cancel request
+-- that is published to the workers, and its worker finishes it as cancelled.
+-- KEYS[1] wait   KEYS[2] delayed   KEYS[3] cancelled   KEYS[4] events
+-- ARGV[1] key prefix   ARGV[2] job id   ARGV[3] control channel
+-- Returns: 'cancelled', 'requested' (active), 'finished' (completed/failed/cancelled) or 'missing'
+local id = ARGV[2]
+local key = ARGV[1] .. 'job:' .. id
+local h = redis.call('HMGET', key, 'state', 'project', 'task')
+local state = h[1]
+if not state then return 'missing' end
+if state == 'waiting' or state == 'delayed' then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  redis.call('ZREM', state == 'waiting' and KEYS[1] or KEYS[2], id)
+  redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now)
+  redis.call('ZADD', KEYS[3], now, id)
+  redis.call('XADD', KEYS[4], '*', 'event', 'agent_job_cancelled', 'job', id,
+    'project', h[2], 'task', h[3])
+  return 'cancelled'
+end
+if state == 'active' then
+  redis.call('HSET', key, 'cancel', '1')
+  redis.call('PUBLISH', ARGV[3], id)
+  return 'requested'
+end
+return 'finished'

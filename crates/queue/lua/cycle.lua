@@ -1,0 +1,173 @@
+-- cycle: one worker round trip. Records the outcomes of finished leases, recovers expired
+-- leases, promotes due retries, trims finished jobs, then leases up to `fetch` waiting jobs.
+-- Per-call work (TIME, recovery, promotion, trimming) is paid once for the whole batch.
+-- KEYS[1] wait   KEYS[2] delayed   KEYS[3] active   KEYS[4] completed   KEYS[5] failed
+-- KEYS[6] cancelled   KEYS[7] events   KEYS[8] marker   KEYS[9] stats hash
+-- ARGV[1] key prefix   ARGV[2] worker id   ARGV[3] lease ms   ARGV[4] fetch (max jobs to lease)
+-- ARGV[5] max stalls   ARGV[6] backoff cap ms
+-- ARGV[7] keep completed ms   ARGV[8] keep completed count
+-- ARGV[9] keep failed/cancelled ms   ARGV[10] keep failed/cancelled count
+-- ARGV[11] n outcomes, then n groups of 4: id, lease token, kind, value
+--   kind: c completed (value = result), f failed and retryable (value = error),
+--         F failed for good (value = error), x cancelled, r lease given back
+-- Returns: { leased jobs, outcome statuses, ms until the next delayed/lease deadline or -1 }
+--   a leased job: { id, token, payload, attempts made, max attempts, priority, project, task }
+--   an outcome status: 1 recorded, 0 refused (not active, or not this lease's token)
+local prefix = ARGV[1]
+local worker = ARGV[2]
+local lease = tonumber(ARGV[3])
+local fetch = tonumber(ARGV[4])
+local maxStalls = tonumber(ARGV[5])
+local backoffCap = tonumber(ARGV[6])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local wait, delayed, active = KEYS[1], KEYS[2], KEYS[3]
+local completed, failed, cancelled = KEYS[4], KEYS[5], KEYS[6]
+local events = KEYS[7]
+
+local function jobKey(id) return prefix .. 'job:' .. id end
+
+local function event(name, id, project, task, ...)
+  redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task, ...)
+end
+
+local function requeue(id, reason)
+  local h = redis.call('HMGET', jobKey(id), 'prio', 'order', 'project', 'task')
+  redis.call('HSET', jobKey(id), 'state', 'waiting', 'worker', '')
+  redis.call('ZADD', wait, tonumber(h[1]) * 1e12 + tonumber(h[2]), id)
+  event('agent_job_queued', id, h[3], h[4], 'priority', h[1], 'reason', reason)
+end
+
+local function finishAs(id, state, set)
+  redis.call('HSET', jobKey(id), 'state', state, 'finished_at', now, 'worker', '')
+  redis.call('ZADD', set, now, id)
+end
+
+local function failForGood(id, project, task, made, err)
+  redis.call('HSET', jobKey(id), 'made', made, 'error', err)
+  finishAs(id, 'failed', failed)
+  event('agent_job_failed', id, project, task, 'error', err, 'attempts_made', made)
+end
+
+-- 1. outcomes of this worker's finished leases
+local n = tonumber(ARGV[11])
+local statuses = {}
+for i = 0, n - 1 do
+  local b = 12 + i * 4
+  local id, token, kind, value = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local h = redis.call('HMGET', jobKey(id), 'state', 'token', 'project', 'task', 'made', 'max',
+    'backoff', 'started_at', 'cancel')
+  if h[1] ~= 'active' or h[2] ~= token then
+    statuses[i + 1] = 0
+  else
+    statuses[i + 1] = 1
+    local project, task = h[3], h[4]
+    local made = tonumber(h[5])
+    redis.call('ZREM', active, id)
+    -- a cancel request wins over a failure or a give-back, not over a finished result
+    if h[9] == '1' and kind ~= 'c' then kind = 'x' end
+    if kind == 'c' then
+      redis.call('HSET', jobKey(id), 'result', value, 'progress', 100)
+      finishAs(id, 'completed', completed)
+      event('agent_job_completed', id, project, task, 'result', value,
+        'duration_ms', now - tonumber(h[8]), 'attempt', made + 1)
+    elseif kind == 'x' then
+      finishAs(id, 'cancelled', cancelled)
+      event('agent_job_cancelled', id, project, task)
+    elseif kind == 'r' then
+      requeue(id, 'released')
+    else
+      made = made + 1
+      if kind == 'f' and made < tonumber(h[6]) then
+        local delay = math.min(tonumber(h[7]) * 2 ^ (made - 1), backoffCap)
+        redis.call('HSET', jobKey(id), 'state', 'delayed', 'made', made, 'error', value,
+          'worker', '')
+        redis.call('ZADD', delayed, now + delay, id)
+        event('agent_job_retrying', id, project, task, 'error', value, 'attempts_made', made,
+          'delay_ms', delay)
+      else
+        failForGood(id, project, task, made, value)
+      end
+    end
+  end
+end
+
+-- 2. leases that expired: their worker died or hung
+local expired = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, 100)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', active, id)
+  redis.call('HINCRBY', KEYS[9], 'stalled', 1)
+  local stalls = redis.call('HINCRBY', jobKey(id), 'stalls', 1)
+  local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel')
+  if h[4] == '1' then
+    finishAs(id, 'cancelled', cancelled)
+    event('agent_job_cancelled', id, h[1], h[2])
+  elseif stalls > maxStalls then
+    failForGood(id, h[1], h[2], tonumber(h[3]) + 1,
+      'job stalled more than ' .. maxStalls .. ' times (its worker stopped renewing the lease)')
+  else
+    requeue(id, 'stalled')
+  end
+end
+
+-- 3. retries that are due
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 100)
+for _, id in ipairs(due) do
+  redis.call('ZREM', delayed, id)
+  requeue(id, 'retry')
+end
+
+-- 4. retention of finished jobs, by age and by count, at most 100 per set and call
+local function trim(set, keepMs, keepCount)
+  local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - keepMs, 'LIMIT', 0, 100)
+  local excess = redis.call('ZCARD', set) - #old - keepCount
+  if excess > 0 then
+    local extra = redis.call('ZRANGE', set, #old, #old + math.min(excess, 100) - 1)
+    for _, id in ipairs(extra) do old[#old + 1] = id end
+  end
+  if #old > 0 then
+    local keys = {}
+    for i, id in ipairs(old) do
+      keys[2 * i - 1] = jobKey(id)
+      keys[2 * i] = prefix .. 'log:' .. id
+    end
+    redis.call('DEL', unpack(keys))
+    redis.call('ZREM', set, unpack(old))
+  end
+end
+trim(completed, tonumber(ARGV[7]), tonumber(ARGV[8]))
+trim(failed, tonumber(ARGV[9]), tonumber(ARGV[10]))
+trim(cancelled, tonumber(ARGV[9]), tonumber(ARGV[10]))
+
+-- 5. lease the best waiting jobs: lowest priority number first, then oldest
+local leased = {}
+if fetch > 0 then
+  local popped = redis.call('ZPOPMIN', wait, fetch)
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local key = jobKey(id)
+    local token = redis.call('HINCRBY', key, 'token', 1)
+    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now)
+    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task')
+    redis.call('ZADD', active, now + lease, id)
+    event('agent_job_started', id, h[5], h[6], 'attempt', tonumber(h[2]) + 1, 'worker', worker)
+    leased[#leased + 1] = { id, token, h[1], h[2], h[3], h[4], h[5], h[6] }
+  end
+end
+
+-- 6. wake another idle worker when work is left; tell an idle caller when to look again
+local left = redis.call('ZCARD', wait)
+if left > 0 and redis.call('LLEN', KEYS[8]) == 0 then
+  redis.call('LPUSH', KEYS[8], '1')
+end
+local nextWake = -1
+if #leased < fetch and left == 0 then
+  for _, set in ipairs({ delayed, active }) do
+    local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local ms = math.max(0, tonumber(first[2]) - now)
+      if nextWake < 0 or ms < nextWake then nextWake = ms end
+    end
+  end
+end
+return { leased, statuses, nextWake }

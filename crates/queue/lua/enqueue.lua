@@ -1,0 +1,37 @@
+-- enqueue: add jobs to the wait set, each with its queued event. Idempotent per job id: a job
+-- whose hash already exists is left as it is.
+-- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] enqueue counter
+-- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
+--   then n groups of 7: id, priority (1..4), max attempts, backoff base ms, project, task, payload
+-- Returns: n integers, 1 = added, 0 = already known.
+local prefix = ARGV[1]
+local n = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local last = redis.call('INCRBY', KEYS[4], n)
+local added = {}
+local any = false
+for i = 0, n - 1 do
+  local b = 3 + i * 7
+  local id = ARGV[b]
+  local key = prefix .. 'job:' .. id
+  if redis.call('EXISTS', key) == 1 then
+    added[i + 1] = 0
+  else
+    local prio = tonumber(ARGV[b + 1])
+    local order = last - n + i + 1
+    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', prio, 'order', order,
+      'state', 'waiting', 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
+      'backoff', ARGV[b + 3], 'made', 0, 'token', 0, 'stalls', 0, 'queued_at', now)
+    -- priority first, then enqueue order; both fit the 14 digits Redis keeps of a Lua number
+    redis.call('ZADD', KEYS[1], prio * 1e12 + order, id)
+    redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
+      'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new')
+    added[i + 1] = 1
+    any = true
+  end
+end
+if any and redis.call('LLEN', KEYS[3]) == 0 then
+  redis.call('LPUSH', KEYS[3], '1')
+end
+return added

@@ -1,0 +1,210 @@
+//! Leasing jobs and reporting what became of them. A worker calls [`Queue::cycle`] with the
+//! outcomes it has collected and the number of free slots it has: one round trip records
+//! them all and hands back the next jobs.
+
+use std::fmt;
+use std::time::Duration;
+
+use agentq_domain::{JobId, Priority, ProjectId, TaskId};
+use redis::aio::MultiplexedConnection;
+
+use crate::{Queue, QueueError, Result};
+
+/// The fencing token of one lease: each lease of a job gets a higher one, and only the
+/// current one may renew, complete or fail the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeaseToken(pub u64);
+
+impl fmt::Display for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A job this worker now holds.
+#[derive(Debug, Clone)]
+pub struct LeasedJob {
+    pub id: JobId,
+    pub token: LeaseToken,
+    pub payload: String,
+    /// Failed attempts before this one; this attempt is number `attempts_made + 1`.
+    pub attempts_made: u32,
+    pub max_attempts: u32,
+    pub priority: Priority,
+    pub project: Option<ProjectId>,
+    pub task: Option<TaskId>,
+}
+
+/// How a leased job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The result is stored as given (JSON by convention).
+    Completed(String),
+    /// Retried after a backoff while attempts remain, else failed for good.
+    Failed(String),
+    /// Failed for good whatever attempts remain (the agent cannot succeed on a retry).
+    FailedForGood(String),
+    Cancelled,
+    /// Given back unfinished (worker shutting down): waiting again at once, no attempt used.
+    Released,
+}
+
+impl Outcome {
+    fn wire(&self) -> (&'static str, &str) {
+        match self {
+            Self::Completed(result) => ("c", result),
+            Self::Failed(error) => ("f", error),
+            Self::FailedForGood(error) => ("F", error),
+            Self::Cancelled => ("x", ""),
+            Self::Released => ("r", ""),
+        }
+    }
+}
+
+/// An outcome to report for one lease.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub id: JobId,
+    pub token: LeaseToken,
+    pub outcome: Outcome,
+}
+
+/// What one [`Queue::cycle`] did.
+#[derive(Debug)]
+pub struct Cycle {
+    pub leased: Vec<LeasedJob>,
+    /// Per reported outcome, in order: whether it was recorded (false: the lease was no longer
+    /// current, so another attempt owns the job now).
+    pub recorded: Vec<bool>,
+    /// When the queue had nothing to lease: how soon a retry falls due or a lease expires.
+    pub next_wake: Option<Duration>,
+}
+
+/// What renewing one lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    Renewed,
+    /// Renewed, and somebody asked to cancel the job: stop the agent.
+    CancelRequested,
+    /// The lease expired and the job moved on: stop working on it and report nothing.
+    Lost,
+}
+
+type LeasedRow = (String, u64, String, u32, u32, u8, String, String);
+
+impl Queue {
+    /// Records `finished`, then leases up to `fetch` jobs for `worker`, best first.
+    pub async fn cycle(&self, worker: &str, finished: &[Finished], fetch: usize) -> Result<Cycle> {
+        let keys = &self.keys;
+        let config = &self.config;
+        let mut invocation = self.scripts.cycle.prepare_invoke();
+        invocation
+            .key(keys.wait())
+            .key(keys.delayed())
+            .key(keys.active())
+            .key(keys.completed())
+            .key(keys.failed())
+            .key(keys.cancelled())
+            .key(keys.events())
+            .key(keys.marker())
+            .key(keys.stats())
+            .arg(keys.prefix())
+            .arg(worker)
+            .arg(millis(config.lease))
+            .arg(fetch)
+            .arg(config.max_stalls)
+            .arg(millis(config.backoff.max))
+            .arg(millis(config.keep_completed.age))
+            .arg(config.keep_completed.count)
+            .arg(millis(config.keep_failed.age))
+            .arg(config.keep_failed.count)
+            .arg(finished.len());
+        for done in finished {
+            let (kind, value) = done.outcome.wire();
+            invocation
+                .arg(done.id.to_string())
+                .arg(done.token.0)
+                .arg(kind)
+                .arg(value);
+        }
+        let (rows, recorded, next_wake): (Vec<LeasedRow>, Vec<i64>, i64) = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        let leased = rows
+            .into_iter()
+            .map(leased_job)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Cycle {
+            leased,
+            recorded: recorded.into_iter().map(|flag| flag == 1).collect(),
+            next_wake: u64::try_from(next_wake).ok().map(Duration::from_millis),
+        })
+    }
+
+    /// Renews leases this worker still holds.
+    pub async fn extend(&self, leases: &[(JobId, LeaseToken)]) -> Result<Vec<LeaseStatus>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.extend.prepare_invoke();
+        invocation
+            .key(self.keys.active())
+            .arg(self.keys.prefix())
+            .arg(millis(self.config.lease))
+            .arg(leases.len());
+        for (id, token) in leases {
+            invocation.arg(id.to_string()).arg(token.0);
+        }
+        let statuses: Vec<i64> = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(statuses
+            .into_iter()
+            .map(|status| match status {
+                1 => LeaseStatus::Renewed,
+                2 => LeaseStatus::CancelRequested,
+                _ => LeaseStatus::Lost,
+            })
+            .collect())
+    }
+
+    /// Blocks on `conn` (a blocking connection) until work may be there or `timeout` passes.
+    /// Returns whether it was woken by new work.
+    pub async fn wait_for_work(
+        &self,
+        conn: &mut MultiplexedConnection,
+        timeout: Duration,
+    ) -> Result<bool> {
+        // BLPOP's timeout 0 means forever; never ask for that
+        let seconds = timeout.as_secs_f64().max(0.01);
+        let woke: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(self.keys.marker())
+            .arg(seconds)
+            .query_async(conn)
+            .await?;
+        Ok(woke.is_some())
+    }
+}
+
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn leased_job(row: LeasedRow) -> Result<LeasedJob> {
+    let (id, token, payload, attempts_made, max_attempts, priority, project, task) = row;
+    Ok(LeasedJob {
+        id: id
+            .parse()
+            .map_err(|_| QueueError::protocol(format!("job id {id:?}")))?,
+        token: LeaseToken(token),
+        payload,
+        attempts_made,
+        max_attempts,
+        priority: Priority::from_queue_value(priority)
+            .map_err(|_| QueueError::protocol(format!("priority {priority}")))?,
+        project: project.parse().ok(),
+        task: task.parse().ok(),
+    })
+}

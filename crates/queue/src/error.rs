@@ -1,0 +1,34 @@
+//! What can go wrong talking to the queue.
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis did not answer or refused: the queue is unavailable (a 503 at the gateway).
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis pool: {0}")]
+    Pool(String),
+    /// Redis answered something this crate did not write: a bug or foreign data in our keys.
+    #[error("unexpected reply from redis: {0}")]
+    Protocol(String),
+}
+
+impl QueueError {
+    pub(crate) fn protocol(what: impl Into<String>) -> Self {
+        Self::Protocol(what.into())
+    }
+
+    /// Whether the connection itself failed (and should be replaced), as opposed to a command.
+    pub fn is_connection_error(&self) -> bool {
+        match self {
+            Self::Redis(err) => {
+                err.is_io_error()
+                    || err.is_connection_dropped()
+                    || err.is_connection_refusal()
+                    || err.is_timeout()
+                    || err.is_unrecoverable_error()
+            }
+            Self::Pool(_) => true,
+            Self::Protocol(_) => false,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The `events` stream: every transition's event, in the order they happened. Two kinds of
+//! reader share it: the SQL recorder through a consumer group (acknowledging after its write,
+//! so nothing is lost while the database is down), and broadcasters that read from any id
+//! onwards (so a dashboard can resume where it left off).
+
+use std::collections::HashMap;
+
+use agentq_domain::{JobEventKind, JobId, ProjectId, TaskId};
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
+
+use crate::consumer::millis;
+use crate::{Queue, QueueError, Result};
+
+/// One event as written by a script. Its time is its stream id's millisecond part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEvent {
+    /// The stream id (`<ms>-<seq>`): unique, and increasing in the order of the transitions.
+    pub id: String,
+    pub kind: JobEventKind,
+    pub job: JobId,
+    pub project: Option<ProjectId>,
+    pub task: Option<TaskId>,
+    /// The event's other fields (`attempt`, `progress`, `result`, `error`, `delay_ms`, ...).
+    pub fields: HashMap<String, String>,
+}
+
+impl QueueEvent {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    pub fn number(&self, name: &str) -> Option<u64> {
+        self.field(name).and_then(|v| v.parse().ok())
+    }
+
+    /// Milliseconds since the epoch, Redis clock.
+    pub fn time_ms(&self) -> u64 {
+        self.id
+            .split('-')
+            .next()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn from_entry(entry: StreamId) -> Result<Self> {
+        let mut fields: HashMap<String, String> = entry
+            .map
+            .iter()
+            .filter_map(|(name, value)| {
+                redis::from_redis_value_ref::<String>(value)
+                    .ok()
+                    .map(|v| (name.clone(), v))
+            })
+            .collect();
+        let bad =
+            |what: &str| QueueError::protocol(format!("event {} has no valid {what}", entry.id));
+        let kind = fields
+            .remove("event")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("event"))?;
+        let job = fields
+            .remove("job")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("job"))?;
+        let project = fields.remove("project").and_then(|v| v.parse().ok());
+        let task = fields.remove("task").and_then(|v| v.parse().ok());
+        Ok(Self {
+            id: entry.id,
+            kind,
+            job,
+            project,
+            task,
+            fields,
+        })
+    }
+}
+
+fn parse_entries(entries: Vec<StreamId>) -> Result<Vec<QueueEvent>> {
+    entries.into_iter().map(QueueEvent::from_entry).collect()
+}
+
+/// What one [`Queue::trim_events`] dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTrim {
+    /// Recorded and past the replay window.
+    pub trimmed: u64,
+    /// Dropped by the hard cap, recorded or not (also counted in stats `events_capped`).
+    pub capped: u64,
+}
+
+/// The SQL recorder's consumer group on the events stream.
+#[derive(Debug, Clone)]
+pub struct RecorderGroup {
+    queue: Queue,
+    group: String,
+}
+
+impl RecorderGroup {
+    pub const DEFAULT_NAME: &'static str = "recorder";
+}
+
+impl Queue {
+    /// Events after stream id `after` (`"0"` for the oldest kept), at most `count`.
+    pub async fn events_after(&self, after: &str, count: usize) -> Result<Vec<QueueEvent>> {
+        let key = self.keys.events();
+        let start = format!("({after}");
+        let reply: StreamRangeReply = self
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut conn)
+                    .await?)
+            })
+            .await?;
+        parse_entries(reply.ids)
+    }
+
+    /// Waits up to `block` on `conn` (a blocking connection) for events after `after`.
+    pub async fn wait_events(
+        &self,
+        conn: &mut MultiplexedConnection,
+        after: &str,
+        count: usize,
+        block: std::time::Duration,
+    ) -> Result<Vec<QueueEvent>> {
+        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(millis(block).max(1))
+            .arg("STREAMS")
+            .arg(self.keys.events())
+            .arg(after)
+            .query_async(conn)
+            .await?;
+        let entries = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect();
+        parse_entries(entries)
+    }
+
+    /// The id of the newest event, if any (a reader that wants only what comes next).
+    pub async fn last_event_id(&self) -> Result<Option<String>> {
+        let key = self.keys.events();
+        let reply: StreamRangeReply = self
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await?)
+            })
+            .await?;
+        Ok(reply.ids.into_iter().next().map(|entry| entry.id))
+    }
+
+    /// Drops events that are recorded and older than the replay window; enforces the cap.
+    pub async fn trim_events(&self, group: &str) -> Result<EventTrim> {
+        let mut invocation = self.scripts.trim_events.prepare_invoke();
+        invocation
+            .key(self.keys.events())
+            .key(self.keys.stats())
+            .arg(group)
+            .arg(millis(self.config.events_replay))
+            .arg(self.config.events_cap);
+        let (trimmed, capped): (u64, u64) = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(EventTrim { trimmed, capped })
+    }
+
+    /// The recorder's consumer group, created (reading from the stream's start) if missing.
+    pub async fn recorder_group(&self, group: &str) -> Result<RecorderGroup> {
+        let key = self.keys.events();
+        let name = group.to_owned();
+        let created: Result<()> = self
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(key)
+                    .arg(name)
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .query_async(&mut conn)
+                    .await?)
+            })
+            .await;
+        match created {
+            Ok(()) => {}
+            Err(QueueError::Redis(err)) if err.code() == Some("BUSYGROUP") => {}
+            Err(err) => return Err(err),
+        }
+        Ok(RecorderGroup {
+            queue: self.clone(),
+            group: group.to_owned(),
+        })
+    }
+}
+
+impl RecorderGroup {
+    /// New events for `consumer`, waiting up to `block` on `conn` (a blocking connection).
+    pub async fn read(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+        block: std::time::Duration,
+    ) -> Result<Vec<QueueEvent>> {
+        self.read_from(conn, consumer, count, Some(block), ">")
+            .await
+    }
+
+    /// Events delivered to `consumer` earlier but never acknowledged (after a crash).
+    pub async fn unacknowledged(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>> {
+        self.read_from(conn, consumer, count, None, "0").await
+    }
+
+    async fn read_from(
+        &self,
+        conn: &mut MultiplexedConnection,
+        consumer: &str,
+        count: usize,
+        block: Option<std::time::Duration>,
+        from: &str,
+    ) -> Result<Vec<QueueEvent>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count);
+        if let Some(block) = block {
+            cmd.arg("BLOCK").arg(millis(block).max(1));
+        }
+        cmd.arg("STREAMS").arg(self.queue.keys.events()).arg(from);
+        let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
+        let entries = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect();
+        parse_entries(entries)
+    }
+
+    /// Marks events as recorded; only these may be trimmed.
+    pub async fn ack(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let key = self.queue.keys.events();
+        let group = self.group.clone();
+        let ids = ids.to_vec();
+        self.queue
+            .redis
+            .run(|mut conn| async move {
+                let _: u64 = redis::cmd("XACK")
+                    .arg(key)
+                    .arg(group)
+                    .arg(ids)
+                    .query_async(&mut conn)
+                    .await?;
+                Ok(())
+            })
+            .await
+    }
+}

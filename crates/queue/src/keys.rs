@@ -1,0 +1,120 @@
+//! Every Redis key of a queue. All of them share the hash tag `{<queue>}`, so one queue lives
+//! in one Redis Cluster slot and its scripts may touch any of them.
+
+use agentq_domain::JobId;
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(queue: &str) -> Self {
+        Self {
+            prefix: format!("aq:{{{queue}}}:"),
+        }
+    }
+
+    /// `aq:{<queue>}:`: scripts build per-job keys from it.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Hash: one job's payload, priority, attempts, state, lease token, progress, timestamps,
+    /// result and error.
+    pub fn job(&self, id: &JobId) -> String {
+        self.key(&format!("job:{id}"))
+    }
+
+    /// List: the job's last output lines, capped.
+    pub fn log(&self, id: &JobId) -> String {
+        self.key(&format!("log:{id}"))
+    }
+
+    /// Sorted set: jobs ready to run; score = priority × 10^12 + enqueue order.
+    pub fn wait(&self) -> String {
+        self.key("wait")
+    }
+
+    /// Sorted set: jobs waiting for a retry; score = due time (ms, Redis clock).
+    pub fn delayed(&self) -> String {
+        self.key("delayed")
+    }
+
+    /// Sorted set: leased jobs; score = lease deadline (ms). Past it, the job has stalled.
+    pub fn active(&self) -> String {
+        self.key("active")
+    }
+
+    /// Sorted set: completed jobs; score = finish time. Trimmed by age and count.
+    pub fn completed(&self) -> String {
+        self.key("completed")
+    }
+
+    /// Sorted set: jobs failed for good; score = finish time. Trimmed by age and count.
+    pub fn failed(&self) -> String {
+        self.key("failed")
+    }
+
+    /// Sorted set: cancelled jobs; score = cancel time. Trimmed like failed jobs.
+    pub fn cancelled(&self) -> String {
+        self.key("cancelled")
+    }
+
+    /// Stream: every transition's event, written by the script that makes the transition.
+    pub fn events(&self) -> String {
+        self.key("events")
+    }
+
+    /// List of at most one element: idle workers block on it (`BLPOP`) until work arrives.
+    pub fn marker(&self) -> String {
+        self.key("marker")
+    }
+
+    /// Counter: the enqueue order, FIFO within a priority.
+    pub fn order(&self) -> String {
+        self.key("order")
+    }
+
+    /// Hash: counters an operator watches (`stalled`, `events_capped`).
+    pub fn stats(&self) -> String {
+        self.key("stats")
+    }
+
+    /// Pub/sub channel: the id of an active job whose cancel was requested.
+    pub fn control_channel(&self) -> String {
+        self.key("control")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_carries_the_queues_hash_tag() {
+        let keys = Keys::new("agent-execution");
+        let id = JobId::new();
+        for key in [
+            keys.job(&id),
+            keys.log(&id),
+            keys.wait(),
+            keys.delayed(),
+            keys.active(),
+            keys.completed(),
+            keys.failed(),
+            keys.cancelled(),
+            keys.events(),
+            keys.marker(),
+            keys.order(),
+            keys.stats(),
+            keys.control_channel(),
+        ] {
+            assert!(key.starts_with("aq:{agent-execution}:"), "{key}");
+        }
+    }
+}

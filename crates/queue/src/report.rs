@@ -1,0 +1,44 @@
+//! What a running job reports before it finishes: progress and output lines.
+
+use agentq_domain::JobId;
+
+use crate::{LeaseToken, Queue, Result};
+
+impl Queue {
+    /// Records progress (clamped to 0..=100). False when the lease is no longer current.
+    pub async fn progress(&self, id: &JobId, token: LeaseToken, progress: u8) -> Result<bool> {
+        let mut invocation = self.scripts.progress.prepare_invoke();
+        invocation
+            .key(self.keys.events())
+            .arg(self.keys.prefix())
+            .arg(id.to_string())
+            .arg(token.0)
+            .arg(progress.min(100));
+        let recorded: i64 = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(recorded == 1)
+    }
+
+    /// Appends output lines to the job's capped log and announces them in one event.
+    /// False when the lease is no longer current.
+    pub async fn log(&self, id: &JobId, token: LeaseToken, lines: &[String]) -> Result<bool> {
+        if lines.is_empty() {
+            return Ok(true);
+        }
+        let mut invocation = self.scripts.log.prepare_invoke();
+        invocation
+            .key(self.keys.events())
+            .arg(self.keys.prefix())
+            .arg(id.to_string())
+            .arg(token.0)
+            .arg(self.config.log_lines_kept.max(1))
+            .arg(lines);
+        let recorded: i64 = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(recorded == 1)
+    }
+}

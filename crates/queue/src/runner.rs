@@ -1,0 +1,376 @@
+//! A worker: leases jobs up to its concurrency, runs each with the handler, reports outcomes
+//! in batches, renews leases while jobs run, stops jobs whose cancel is requested, and on
+//! shutdown gives back what it could not finish. The handler is the one step; this loop only
+//! adds waiting, batching and shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentq_domain::{Backoff, JobId};
+use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Shown in leases and events; unique per worker process.
+    pub worker_id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// After shutdown is requested, how long running jobs may still finish before their
+    /// leases are given back.
+    pub shutdown_grace: Duration,
+    /// The longest an idle worker waits before looking again (for due retries and expired
+    /// leases); new jobs wake it at once.
+    pub idle_poll: Duration,
+}
+
+impl WorkerOptions {
+    pub fn new(worker_id: impl Into<String>, concurrency: usize) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            concurrency: concurrency.max(1),
+            shutdown_grace: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a worker did, counted by recorded outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    pub completed: u64,
+    /// Attempts that failed (retried or failed for good).
+    pub failed: u64,
+    pub cancelled: u64,
+    pub released: u64,
+    /// Leases that expired under this worker (another attempt owns the job).
+    pub lost: u64,
+}
+
+/// Why a running job was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Cancel,
+    Shutdown,
+    Lost,
+}
+
+struct Running {
+    token: LeaseToken,
+    stop: CancellationToken,
+    why: Option<StopReason>,
+}
+
+/// After the grace period, how long handlers get to react to their stop token before their
+/// tasks are aborted.
+const ABORT_AFTER_STOP: Duration = Duration::from_secs(5);
+
+/// Runs until `shutdown` is cancelled and every job has been finished or given back. The
+/// handler gets each job and a token that is cancelled when it must stop (cancel requested,
+/// shutdown grace over, lease lost); what it returns then is overridden accordingly.
+pub async fn run_worker<H, Fut>(
+    queue: Queue,
+    options: WorkerOptions,
+    handler: H,
+    shutdown: CancellationToken,
+) -> WorkerReport
+where
+    H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let (arm, mut woke) = spawn_waiter(queue.clone(), options.idle_poll);
+    let (listener, mut cancels) = spawn_cancel_listener(queue.clone());
+    let mut worker = Worker {
+        queue,
+        options,
+        handler: Arc::new(handler),
+        tasks: JoinSet::new(),
+        task_jobs: HashMap::new(),
+        running: HashMap::new(),
+        pending: Vec::new(),
+        report: WorkerReport::default(),
+    };
+    let mut extend_tick = tokio::time::interval(worker.queue.config().lease / 3);
+    extend_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut want_cycle = true;
+    let mut armed = false;
+    let mut stopping = false;
+    let mut idle_wait = worker.options.idle_poll;
+    let mut grace_end: Option<Instant> = None;
+    let mut abort_at: Option<Instant> = None;
+    let mut failures = 0u32;
+
+    loop {
+        while let Some(joined) = worker.tasks.try_join_next_with_id() {
+            worker.collect(joined);
+        }
+        if stopping && worker.running.is_empty() && worker.pending.is_empty() {
+            break;
+        }
+        let free = if stopping {
+            0
+        } else {
+            worker
+                .options
+                .concurrency
+                .saturating_sub(worker.running.len())
+        };
+        if !worker.pending.is_empty() || (want_cycle && free > 0) {
+            match worker.cycle(free).await {
+                Ok((leased, next_wake)) => {
+                    failures = 0;
+                    // a full batch means more may be waiting: ask again when slots free up
+                    want_cycle = free > 0 && leased == free;
+                    idle_wait = next_wake.map_or(worker.options.idle_poll, |wake| {
+                        wake.min(worker.options.idle_poll)
+                    });
+                }
+                Err(err) => {
+                    failures += 1;
+                    let delay = Backoff::RECONNECT.delay(failures);
+                    tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "queue unavailable");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shutdown.cancelled(), if !stopping => {}
+                    }
+                }
+            }
+            continue;
+        }
+        if free > 0 && !armed && arm.try_send(idle_wait).is_ok() {
+            armed = true;
+        }
+        tokio::select! {
+            joined = worker.tasks.join_next_with_id(), if !worker.tasks.is_empty() => {
+                if let Some(joined) = joined {
+                    worker.collect(joined);
+                }
+            }
+            Some(()) = woke.recv() => {
+                armed = false;
+                want_cycle = true;
+            }
+            Some(id) = cancels.recv() => worker.stop(&id, StopReason::Cancel),
+            _ = extend_tick.tick() => worker.renew().await,
+            () = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                grace_end = Some(Instant::now() + worker.options.shutdown_grace);
+            }
+            () = sleep_until(grace_end), if grace_end.is_some() => {
+                grace_end = None;
+                abort_at = Some(Instant::now() + ABORT_AFTER_STOP);
+                let ids: Vec<JobId> = worker.running.keys().copied().collect();
+                for id in ids {
+                    worker.stop(&id, StopReason::Shutdown);
+                }
+            }
+            () = sleep_until(abort_at), if abort_at.is_some() => {
+                abort_at = None;
+                worker.tasks.abort_all();
+            }
+        }
+    }
+    listener.abort();
+    worker.report
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Worker<H> {
+    queue: Queue,
+    options: WorkerOptions,
+    handler: Arc<H>,
+    tasks: JoinSet<Outcome>,
+    task_jobs: HashMap<tokio::task::Id, JobId>,
+    running: HashMap<JobId, Running>,
+    pending: Vec<Finished>,
+    report: WorkerReport,
+}
+
+impl<H, Fut> Worker<H>
+where
+    H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    /// Reports pending outcomes and leases up to `free` jobs, which start at once.
+    async fn cycle(&mut self, free: usize) -> crate::Result<(usize, Option<Duration>)> {
+        let cycle = self
+            .queue
+            .cycle(&self.options.worker_id, &self.pending, free)
+            .await?;
+        for (finished, recorded) in self.pending.drain(..).zip(cycle.recorded) {
+            if !recorded {
+                self.report.lost += 1;
+                continue;
+            }
+            match finished.outcome {
+                Outcome::Completed(_) => self.report.completed += 1,
+                Outcome::Failed(_) | Outcome::FailedForGood(_) => self.report.failed += 1,
+                Outcome::Cancelled => self.report.cancelled += 1,
+                Outcome::Released => self.report.released += 1,
+            }
+        }
+        let leased = cycle.leased.len();
+        for job in cycle.leased {
+            self.start(job);
+        }
+        Ok((leased, cycle.next_wake))
+    }
+
+    fn start(&mut self, job: LeasedJob) {
+        let stop = CancellationToken::new();
+        let id = job.id;
+        let token = job.token;
+        let run = (self.handler)(job, stop.clone());
+        let handle = self.tasks.spawn(run);
+        self.task_jobs.insert(handle.id(), id);
+        self.running.insert(
+            id,
+            Running {
+                token,
+                stop,
+                why: None,
+            },
+        );
+    }
+
+    /// A job's task ended: turn what it returned into the outcome to report.
+    fn collect(&mut self, joined: Result<(tokio::task::Id, Outcome), JoinError>) {
+        let (task, outcome) = match joined {
+            Ok(done) => done,
+            Err(err) => {
+                let why = if err.is_panic() {
+                    "the job's handler panicked"
+                } else {
+                    "the job's handler was aborted"
+                };
+                (err.id(), Outcome::Failed(why.into()))
+            }
+        };
+        let Some(id) = self.task_jobs.remove(&task) else {
+            return;
+        };
+        let Some(run) = self.running.remove(&id) else {
+            return;
+        };
+        let completed = matches!(outcome, Outcome::Completed(_));
+        let outcome = match run.why {
+            Some(StopReason::Lost) => {
+                self.report.lost += 1;
+                return;
+            }
+            Some(StopReason::Cancel) if !completed => Outcome::Cancelled,
+            Some(StopReason::Shutdown) if !completed => Outcome::Released,
+            _ => outcome,
+        };
+        self.pending.push(Finished {
+            id,
+            token: run.token,
+            outcome,
+        });
+    }
+
+    fn stop(&mut self, id: &JobId, why: StopReason) {
+        if let Some(run) = self.running.get_mut(id)
+            && run.why.is_none()
+        {
+            run.why = Some(why);
+            run.stop.cancel();
+        }
+    }
+
+    /// Renews every lease still held; stops jobs that were lost or asked to cancel.
+    async fn renew(&mut self) {
+        let leases: Vec<(JobId, LeaseToken)> = self
+            .running
+            .iter()
+            .filter(|(_, run)| run.why != Some(StopReason::Lost))
+            .map(|(id, run)| (*id, run.token))
+            .collect();
+        if leases.is_empty() {
+            return;
+        }
+        match self.queue.extend(&leases).await {
+            Ok(statuses) => {
+                for ((id, _), status) in leases.iter().zip(statuses) {
+                    match status {
+                        LeaseStatus::Renewed => {}
+                        LeaseStatus::CancelRequested => self.stop(id, StopReason::Cancel),
+                        LeaseStatus::Lost => self.stop(id, StopReason::Lost),
+                    }
+                }
+            }
+            // the next tick tries again; a lease is several ticks long
+            Err(err) => tracing::warn!(error = %err, "could not renew leases"),
+        }
+    }
+}
+
+/// A task that blocks on the queue's marker whenever it is armed, and says when it woke.
+/// It owns its blocking connection, so no wake-up is lost to a dropped future.
+fn spawn_waiter(queue: Queue, idle_poll: Duration) -> (mpsc::Sender<Duration>, mpsc::Receiver<()>) {
+    let (arm_tx, mut arm_rx) = mpsc::channel::<Duration>(1);
+    let (woke_tx, woke_rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut conn = None;
+        let mut failures = 0u32;
+        while let Some(timeout) = arm_rx.recv().await {
+            if conn.is_none() {
+                match queue.redis().blocking_connection(idle_poll).await {
+                    Ok(fresh) => conn = Some(fresh),
+                    Err(err) => tracing::warn!(error = %err, "no blocking connection"),
+                }
+            }
+            let waited = match conn.as_mut() {
+                Some(c) => queue.wait_for_work(c, timeout).await,
+                None => Err(crate::QueueError::Pool("no blocking connection".into())),
+            };
+            if let Err(err) = waited {
+                conn = None;
+                failures += 1;
+                tracing::warn!(error = %err, "waiting for work failed");
+                tokio::time::sleep(Backoff::RECONNECT.delay(failures)).await;
+            } else {
+                failures = 0;
+            }
+            if woke_tx.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    (arm_tx, woke_rx)
+}
+
+/// A task that forwards cancel requests, subscribing again after a lost connection.
+fn spawn_cancel_listener(queue: Queue) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<JobId>) {
+    let (tx, rx) = mpsc::channel(64);
+    let handle = tokio::spawn(async move {
+        let mut failures = 0u32;
+        loop {
+            match queue.cancel_requests().await {
+                Ok(mut requests) => {
+                    failures = 0;
+                    while let Some(id) = requests.next().await {
+                        if tx.send(id).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot subscribe to cancel requests"),
+            }
+            failures += 1;
+            tokio::time::sleep(Backoff::RECONNECT.delay(failures)).await;
+        }
+    });
+    (handle, rx)
+}

@@ -1,0 +1,158 @@
+use std::time::Duration;
+
+use agentq_domain::JobEventKind;
+use agentq_queue::{NewJob, Outcome, RecorderGroup};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn readers_resume_after_any_event_id() {
+    let queue = queue();
+    let jobs: Vec<NewJob> = (0..5).map(|i| NewJob::new(format!("{i}"))).collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+    let events = all_events(&queue).await;
+    assert_eq!(events.len(), 5);
+    let rest = queue
+        .events_after(&events[1].id, 100)
+        .await
+        .expect("events");
+    assert_eq!(rest, events[2..].to_vec());
+    let ids: Vec<_> = events.iter().map(|e| e.job).collect();
+    assert_eq!(ids, jobs.iter().map(|j| j.id).collect::<Vec<_>>());
+    assert_eq!(
+        queue.last_event_id().await.expect("last"),
+        Some(events[4].id.clone())
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_reader_gets_new_events_as_they_happen() {
+    let queue = queue();
+    let after = queue
+        .last_event_id()
+        .await
+        .expect("last")
+        .unwrap_or("0".into());
+    let mut conn = queue
+        .redis()
+        .blocking_connection(Duration::from_secs(5))
+        .await
+        .expect("conn");
+    let reader = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            queue
+                .wait_events(&mut conn, &after, 10, Duration::from_secs(5))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let id = add(&queue, NewJob::new("{}")).await;
+    let got = reader.await.expect("task").expect("read");
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].kind, got[0].job), (JobEventKind::Queued, id));
+}
+
+#[tokio::test]
+async fn the_recorder_group_gets_every_event_once_and_trimming_waits_for_its_acks() {
+    let mut config = config();
+    config.events_replay = Duration::ZERO;
+    let queue = queue_with(config);
+    let group = queue
+        .recorder_group(RecorderGroup::DEFAULT_NAME)
+        .await
+        .expect("group");
+    let jobs: Vec<NewJob> = (0..6).map(|i| NewJob::new(format!("{i}"))).collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+
+    let mut conn = queue
+        .redis()
+        .blocking_connection(Duration::from_secs(1))
+        .await
+        .expect("conn");
+    let first = group
+        .read(&mut conn, "rec-1", 4, Duration::from_millis(100))
+        .await
+        .expect("read");
+    assert_eq!(first.len(), 4);
+    // delivered but not acknowledged: redelivered to the same consumer after a crash
+    let again = group
+        .unacknowledged(&mut conn, "rec-1", 10)
+        .await
+        .expect("pending");
+    assert_eq!(again, first);
+
+    let acked: Vec<String> = first[..2].iter().map(|e| e.id.clone()).collect();
+    group.ack(&acked).await.expect("ack");
+    // past the (zero) replay window, even for events of this very millisecond
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let trim = queue
+        .trim_events(RecorderGroup::DEFAULT_NAME)
+        .await
+        .expect("trim");
+    assert_eq!(
+        (trim.trimmed, trim.capped),
+        (2, 0),
+        "only what the recorder acknowledged"
+    );
+    assert_eq!(all_events(&queue).await.len(), 4);
+
+    let rest = group
+        .read(&mut conn, "rec-1", 10, Duration::from_millis(100))
+        .await
+        .expect("read");
+    assert_eq!(rest.len(), 2, "each event is delivered to the group once");
+}
+
+#[tokio::test]
+async fn the_hard_cap_drops_unrecorded_events_and_counts_them() {
+    let mut config = config();
+    config.events_cap = 3;
+    let queue = queue_with(config);
+    queue.recorder_group("recorder").await.expect("group");
+    let jobs: Vec<NewJob> = (0..5).map(|i| NewJob::new(format!("{i}"))).collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+    let trim = queue.trim_events("recorder").await.expect("trim");
+    assert_eq!((trim.trimmed, trim.capped), (0, 2));
+    assert_eq!(queue.stat("events_capped").await.expect("stat"), 2);
+    assert_eq!(all_events(&queue).await.len(), 3);
+}
+
+#[tokio::test]
+async fn each_jobs_events_come_in_the_order_of_its_transitions() {
+    let queue = queue();
+    let jobs: Vec<NewJob> = (0..20).map(|i| NewJob::new(format!("{i}"))).collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+    let leased = lease(&queue, "w", 20).await;
+    for (i, job) in leased.iter().enumerate() {
+        queue
+            .progress(&job.id, job.token, 50)
+            .await
+            .expect("progress");
+        let outcome = if i % 2 == 0 {
+            Outcome::Completed("ok".into())
+        } else {
+            Outcome::FailedForGood("no".into())
+        };
+        assert!(finish(&queue, job, outcome).await);
+    }
+    use JobEventKind::*;
+    for (i, job) in jobs.iter().enumerate() {
+        let last = if i % 2 == 0 { Completed } else { Failed };
+        assert_eq!(
+            kinds_of(&queue, &job.id).await,
+            [Queued, Started, Progress, last],
+            "job {i}"
+        );
+    }
+    let ids: Vec<String> = all_events(&queue).await.into_iter().map(|e| e.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| {
+        let (ms, seq) = id.split_once('-').unwrap_or_default();
+        (
+            ms.parse::<u64>().unwrap_or(0),
+            seq.parse::<u64>().unwrap_or(0),
+        )
+    });
+    assert_eq!(ids, sorted);
+}

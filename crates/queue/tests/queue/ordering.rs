@@ -1,0 +1,74 @@
+use agentq_domain::Priority;
+use agentq_queue::NewJob;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn leases_by_priority_then_in_enqueue_order() {
+    let queue = queue();
+    let mut expected = Vec::new();
+    let plan = [
+        Priority::Low,
+        Priority::Medium,
+        Priority::Critical,
+        Priority::Low,
+        Priority::High,
+        Priority::Critical,
+        Priority::Medium,
+    ];
+    let mut added = Vec::new();
+    for (i, priority) in plan.into_iter().enumerate() {
+        let id = add(&queue, NewJob::new(format!("{i}")).priority(priority)).await;
+        added.push((priority, i, id));
+    }
+    added.sort_by_key(|(priority, i, _)| (*priority, *i));
+    expected.extend(added.iter().map(|(_, _, id)| *id));
+
+    let mut leased = Vec::new();
+    // in uneven batches, to show that batching keeps the order
+    for n in [2, 1, 3, 5] {
+        leased.extend(lease(&queue, "w", n).await.into_iter().map(|j| j.id));
+    }
+    assert_eq!(leased, expected);
+}
+
+#[tokio::test]
+async fn a_leased_job_carries_its_payload_and_routing() {
+    let queue = queue();
+    let mut job = NewJob::new(r#"{"taskId":4}"#).priority(Priority::High);
+    job.project = Some(7.try_into().expect("id"));
+    job.task = Some(4.try_into().expect("id"));
+    job.max_attempts = Some(5);
+    let id = add(&queue, job).await;
+    let leased = lease(&queue, "w", 10).await;
+    assert_eq!(leased.len(), 1);
+    let job = &leased[0];
+    assert_eq!(job.id, id);
+    assert_eq!(job.payload, r#"{"taskId":4}"#);
+    assert_eq!(job.priority, Priority::High);
+    assert_eq!(job.project.map(|p| p.get()), Some(7));
+    assert_eq!(job.task.map(|t| t.get()), Some(4));
+    assert_eq!((job.attempts_made, job.max_attempts), (0, 5));
+    assert_eq!(job.token.0, 1);
+}
+
+#[tokio::test]
+async fn enqueue_is_idempotent_on_the_job_id() {
+    let queue = queue();
+    let job = NewJob::new("first");
+    assert!(queue.enqueue(&job).await.expect("enqueue"));
+    let mut again = job.clone();
+    again.payload = "second".into();
+    assert!(!queue.enqueue(&again).await.expect("enqueue"));
+    let batch = queue
+        .enqueue_batch(&[job.clone(), NewJob::new("other")])
+        .await
+        .expect("batch");
+    assert_eq!(batch, [false, true]);
+
+    assert_eq!(queue.counts().await.expect("counts").waiting, 2);
+    let snapshot = queue.job(&job.id).await.expect("job").expect("exists");
+    assert_eq!(snapshot.payload, "first");
+    let queued = kinds_of(&queue, &job.id).await;
+    assert_eq!(queued.len(), 1, "one queued event, not one per call");
+}
