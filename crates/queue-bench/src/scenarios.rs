@@ -1,0 +1,228 @@
+//! The scenarios, each run `--runs` times (median reported), every run after a FLUSHALL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use agentq_domain::Priority;
+use agentq_queue::{NewJob, Queue};
+use serde_json::{Value, json};
+
+use crate::{BenchResult, bench_queue, flag, now_us};
+
+const JOBS: usize = 20_000;
+const IN_FLIGHT: usize = 64;
+const RATE_PER_S: u64 = 500;
+const RATE_SECONDS: u64 = 20;
+
+pub fn main(args: &[String]) -> BenchResult {
+    let runs: usize = flag(args, "--runs").unwrap_or("3").parse()?;
+    let out = flag(args, "--out").unwrap_or("target/bench/queue.json").to_owned();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let queue = rt.block_on(async { bench_queue() })?;
+
+    let mut raw: Vec<(&str, Vec<Value>)> = Vec::new();
+    for (name, scenario) in [
+        ("enqueue_batch", Scenario::EnqueueBatch),
+        ("enqueue_single", Scenario::EnqueueSingle),
+        ("drain_c5", Scenario::Drain(5)),
+        ("drain_c50", Scenario::Drain(50)),
+        ("latency", Scenario::Latency),
+    ] {
+        let mut results = Vec::new();
+        for run in 1..=runs {
+            let result = rt.block_on(scenario.run(&queue))?;
+            eprintln!("[{name} run {run}/{runs}] {result}");
+            results.push(result);
+        }
+        raw.push((name, results));
+    }
+    let median = |name: &str, key: &str| {
+        let mut values: Vec<f64> = raw
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .flat_map(|(_, rs)| rs.iter().filter_map(|r| r[key].as_f64()))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let rss = [
+        median("drain_c5", "rss_mib"),
+        median("drain_c50", "rss_mib"),
+        median("latency", "rss_mib"),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(0.0_f64, f64::max);
+    let raw_json: serde_json::Map<String, Value> = raw
+        .iter()
+        .map(|(n, rs)| (n.to_string(), Value::from(rs.clone())))
+        .collect();
+    let summary = json!({
+        "enqueue_batch_jobs_s": median("enqueue_batch", "jobs_s"),
+        "enqueue_single_jobs_s": median("enqueue_single", "jobs_s"),
+        "drain_c5_jobs_s": median("drain_c5", "jobs_s"),
+        "drain_c50_jobs_s": median("drain_c50", "jobs_s"),
+        "latency_p50_ms": median("latency", "latency_p50_ms"),
+        "latency_p99_ms": median("latency", "latency_p99_ms"),
+        "redis_cpu_us_per_job": median("drain_c50", "redis_cpu_us_per_job"),
+        "redis_cpu_us_per_job_c5": median("drain_c5", "redis_cpu_us_per_job"),
+        "consumer_rss_mib": rss,
+        "runs": runs,
+        "raw": raw_json,
+    });
+    if let Some(dir) = std::path::Path::new(&out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&summary)?)?;
+    println!("wrote {out}");
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    EnqueueBatch,
+    EnqueueSingle,
+    Drain(usize),
+    Latency,
+}
+
+impl Scenario {
+    async fn run(self, queue: &Queue) -> BenchResult<Value> {
+        flush(queue).await?;
+        match self {
+            Self::EnqueueBatch => {
+                let jobs = seed_jobs(JOBS);
+                let start = Instant::now();
+                for chunk in jobs.chunks(1_000) {
+                    queue.enqueue_batch(chunk).await?;
+                }
+                Ok(json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()}))
+            }
+            Self::EnqueueSingle => {
+                let jobs = Arc::new(seed_jobs(JOBS));
+                let next = Arc::new(AtomicUsize::new(0));
+                let start = Instant::now();
+                let mut tasks = Vec::new();
+                for _ in 0..IN_FLIGHT {
+                    let (queue, jobs, next) = (queue.clone(), jobs.clone(), next.clone());
+                    tasks.push(tokio::spawn(async move {
+                        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            queue.enqueue(job).await?;
+                        }
+                        Ok::<_, agentq_queue::QueueError>(())
+                    }));
+                }
+                for task in tasks {
+                    task.await??;
+                }
+                Ok(json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()}))
+            }
+            Self::Drain(concurrency) => {
+                for chunk in seed_jobs(JOBS).chunks(1_000) {
+                    queue.enqueue_batch(chunk).await?;
+                }
+                let cpu_before = redis_cpu_seconds(queue).await?;
+                let mut result = run_worker_process(concurrency, JOBS, || async { Ok(()) }).await?;
+                let cpu = redis_cpu_seconds(queue).await? - cpu_before;
+                result["redis_cpu_us_per_job"] = json!(cpu * 1e6 / JOBS as f64);
+                Ok(result)
+            }
+            Self::Latency => {
+                let total = (RATE_PER_S * RATE_SECONDS) as usize;
+                run_worker_process(50, total, || produce_at_rate(queue.clone(), total)).await
+            }
+        }
+    }
+}
+
+/// Starts a worker process, runs `load` once it is ready, and returns the worker's figures.
+async fn run_worker_process<F, Fut>(concurrency: usize, expect: usize, load: F) -> BenchResult<Value>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = BenchResult>,
+{
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["worker", "--concurrency", &concurrency.to_string()])
+        .args(["--expect", &expect.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("worker has no stdout")?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    if rx.recv().await.as_deref() != Some("ready") {
+        return Err("worker did not start".into());
+    }
+    load().await?;
+    let line = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+        .await?
+        .ok_or("worker printed no result")?;
+    child.wait()?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+/// 500 single adds per second for 20 s, on schedule (each add its own task), with the send
+/// time in the payload.
+async fn produce_at_rate(queue: Queue, total: usize) -> BenchResult {
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE_PER_S));
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let queue = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            let job = seed_job(i, Some(now_us()));
+            queue.enqueue(&job).await
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+fn seed_jobs(n: usize) -> Vec<NewJob> {
+    (0..n).map(|i| seed_job(i, None)).collect()
+}
+
+/// The reference bench's payload, ~300 bytes.
+fn seed_job(i: usize, t0: Option<u64>) -> NewJob {
+    let mut payload = json!({
+        "taskId": (i % 100) + 1,
+        "agentId": (i % 10) + 1,
+        "userId": 1,
+        "metadata": {"priority": "medium", "estimatedHours": 4, "retryCount": 0},
+        "context": {"dependencies": [1, 2, 3], "relatedTasks": [4, 5], "memoryIds": ["m-1", "m-2"]},
+        "mcpConfigs": [{"name": "filesystem", "command": "npx", "args": ["-y", "@mcp/fs"]}],
+        "queuedAt": "2025-01-01T00:00:00.000Z",
+    });
+    if let Some(t0) = t0 {
+        payload["t0"] = json!(t0);
+    }
+    NewJob::new(payload.to_string()).priority(Priority::Medium)
+}
+
+async fn flush(queue: &Queue) -> BenchResult {
+    let mut conn = queue.redis().connection().await?;
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await?;
+    Ok(())
+}
+
+/// Redis' own CPU time (user + system), from `INFO cpu`.
+async fn redis_cpu_seconds(queue: &Queue) -> BenchResult<f64> {
+    let mut conn = queue.redis().connection().await?;
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
+    Ok(info
+        .lines()
+        .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum())
+}
