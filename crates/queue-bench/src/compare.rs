@@ -22,16 +22,53 @@ pub fn main(args: &[String]) -> BenchResult {
     ]
     .into_iter()
     .flatten()
-    .fold(None, |max: Option<f64>, v| Some(max.map_or(v, |m| m.max(v))));
+    .fold(None, |max: Option<f64>, v| {
+        Some(max.map_or(v, |m| m.max(v)))
+    });
     // (row, ours, BullMQ, higher is better)
     let rows = [
-        ("enqueue, batches of 1,000 (jobs/s)", "enqueue_batch_jobs_s", theirs("a_addBulk_jobsPerSec"), true),
-        ("enqueue one by one, 64 in flight (jobs/s)", "enqueue_single_jobs_s", theirs("b_add64_jobsPerSec"), true),
-        ("drain 20,000, concurrency 5 (jobs/s)", "drain_c5_jobs_s", theirs("c5_jobsPerSec"), true),
-        ("drain 20,000, concurrency 50 (jobs/s)", "drain_c50_jobs_s", theirs("c50_jobsPerSec"), true),
-        ("add→start p50 at 500 jobs/s (ms)", "latency_p50_ms", theirs("d_addToStart_p50ms"), false),
-        ("add→start p99 at 500 jobs/s (ms)", "latency_p99_ms", theirs("d_addToStart_p99ms"), false),
-        ("Redis CPU per drained job, c50 (µs)*", "redis_cpu_us_per_job", Some(BULLMQ_REDIS_CPU_US_PER_JOB), false),
+        (
+            "enqueue, batches of 1,000 (jobs/s)",
+            "enqueue_batch_jobs_s",
+            theirs("a_addBulk_jobsPerSec"),
+            true,
+        ),
+        (
+            "enqueue one by one, 64 in flight (jobs/s)",
+            "enqueue_single_jobs_s",
+            theirs("b_add64_jobsPerSec"),
+            true,
+        ),
+        (
+            "drain 20,000, concurrency 5 (jobs/s)",
+            "drain_c5_jobs_s",
+            theirs("c5_jobsPerSec"),
+            true,
+        ),
+        (
+            "drain 20,000, concurrency 50 (jobs/s)",
+            "drain_c50_jobs_s",
+            theirs("c50_jobsPerSec"),
+            true,
+        ),
+        (
+            "add→start p50 at 500 jobs/s (ms)",
+            "latency_p50_ms",
+            theirs("d_addToStart_p50ms"),
+            false,
+        ),
+        (
+            "add→start p99 at 500 jobs/s (ms)",
+            "latency_p99_ms",
+            theirs("d_addToStart_p99ms"),
+            false,
+        ),
+        (
+            "Redis CPU per drained job, c50 (µs)*",
+            "redis_cpu_us_per_job",
+            Some(BULLMQ_REDIS_CPU_US_PER_JOB),
+            false,
+        ),
         ("consumer peak RSS (MiB)", "consumer_rss_mib", rss, false),
     ];
     println!("| scenario | agentq | BullMQ | agentq vs BullMQ |");
@@ -48,9 +85,15 @@ pub fn main(args: &[String]) -> BenchResult {
             }
             _ => "-".into(),
         };
-        println!("| {label} | {} | {} | {ratio} |", show(ours), show(reference));
+        println!(
+            "| {label} | {} | {} | {ratio} |",
+            show(ours),
+            show(reference)
+        );
     }
-    println!("\n* BullMQ's Redis CPU per job is the anchors' measured figure (RESULTS.md), not re-measured here.");
+    println!(
+        "\n* BullMQ's Redis CPU per job is the anchors' measured figure (RESULTS.md), not re-measured here."
+    );
     Ok(())
 }
 

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         Some("run") => scenarios::main(&args[1..]),
         Some("worker") => worker::main(&args[1..]),
         Some("compare") => compare::main(&args[1..]),
-        _ => Err("usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json".into()),
+        _ => Err(
+            "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json".into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

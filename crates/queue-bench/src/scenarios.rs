@@ -19,7 +19,9 @@ const RATE_SECONDS: u64 = 20;
 
 pub fn main(args: &[String]) -> BenchResult {
     let runs: usize = flag(args, "--runs").unwrap_or("3").parse()?;
-    let out = flag(args, "--out").unwrap_or("target/bench/queue.json").to_owned();
+    let out = flag(args, "--out")
+        .unwrap_or("target/bench/queue.json")
+        .to_owned();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,9 +130,12 @@ impl Scenario {
                     queue.enqueue_batch(chunk).await?;
                 }
                 let cpu_before = redis_cpu_seconds(queue).await?;
+                let calls_before = script_calls(queue).await?;
                 let mut result = run_worker_process(concurrency, JOBS, || async { Ok(()) }).await?;
                 let cpu = redis_cpu_seconds(queue).await? - cpu_before;
+                let calls = script_calls(queue).await? - calls_before;
                 result["redis_cpu_us_per_job"] = json!(cpu * 1e6 / JOBS as f64);
+                result["jobs_per_script_call"] = json!(JOBS as f64 / calls.max(1) as f64);
                 Ok(result)
             }
             Self::Latency => {
@@ -142,7 +147,11 @@ impl Scenario {
 }
 
 /// Starts a worker process, runs `load` once it is ready, and returns the worker's figures.
-async fn run_worker_process<F, Fut>(concurrency: usize, expect: usize, load: F) -> BenchResult<Value>
+async fn run_worker_process<F, Fut>(
+    concurrency: usize,
+    expect: usize,
+    load: F,
+) -> BenchResult<Value>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = BenchResult>,
@@ -224,5 +233,26 @@ async fn redis_cpu_seconds(queue: &Queue) -> BenchResult<f64> {
         .lines()
         .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
         .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum())
+}
+
+/// Script calls so far (`EVALSHA` and `EVAL`), from `INFO commandstats`.
+async fn script_calls(queue: &Queue) -> BenchResult<u64> {
+    let mut conn = queue.redis().connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    Ok(info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum())
 }

@@ -2,8 +2,8 @@
 //! handler until `--expect` jobs are recorded, then prints one JSON line with its figures.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentq_queue::{Outcome, WorkerOptions, run_worker};
 use tokio_util::sync::CancellationToken;
@@ -61,7 +61,9 @@ async fn run(concurrency: usize, expect: u64) -> BenchResult {
     latencies.sort_unstable();
     let pct = |p: f64| {
         let i = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        latencies.get(i.saturating_sub(1)).map(|us| *us as f64 / 1000.0)
+        latencies
+            .get(i.saturating_sub(1))
+            .map(|us| *us as f64 / 1000.0)
     };
     let first = first_us.load(Ordering::SeqCst);
     let seconds = last_us.saturating_sub(first) as f64 / 1e6;
@@ -79,7 +81,10 @@ async fn run(concurrency: usize, expect: u64) -> BenchResult {
 /// `t0` (µs) that the latency scenario puts in the payload.
 fn sent_at(payload: &str) -> Option<u64> {
     let at = payload.find("\"t0\":")? + 5;
-    let digits: String = payload[at..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = payload[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 

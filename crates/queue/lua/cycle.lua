@@ -38,14 +38,17 @@ local function requeue(id, reason)
   event('agent_job_queued', id, h[3], h[4], 'priority', h[1], 'reason', reason)
 end
 
-local function finishAs(id, state, set)
-  redis.call('HSET', jobKey(id), 'state', state, 'finished_at', now, 'worker', '')
+-- sets that received jobs in this call: only those need trimming by count now
+local grew = {}
+
+local function finishAs(id, state, set, ...)
+  redis.call('HSET', jobKey(id), 'state', state, 'finished_at', now, 'worker', '', ...)
   redis.call('ZADD', set, now, id)
+  grew[set] = true
 end
 
 local function failForGood(id, project, task, made, err)
-  redis.call('HSET', jobKey(id), 'made', made, 'error', err)
-  finishAs(id, 'failed', failed)
+  finishAs(id, 'failed', failed, 'made', made, 'error', err)
   event('agent_job_failed', id, project, task, 'error', err, 'attempts_made', made)
 end
 
@@ -67,8 +70,7 @@ for i = 0, n - 1 do
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
     if kind == 'c' then
-      redis.call('HSET', jobKey(id), 'result', value, 'progress', 100)
-      finishAs(id, 'completed', completed)
+      finishAs(id, 'completed', completed, 'result', value, 'progress', 100)
       event('agent_job_completed', id, project, task, 'result', value,
         'duration_ms', now - tonumber(h[8]), 'attempt', made + 1)
     elseif kind == 'x' then
@@ -117,8 +119,12 @@ for _, id in ipairs(due) do
   requeue(id, 'retry')
 end
 
--- 4. retention of finished jobs, by age and by count, at most 100 per set and call
+-- 4. retention of finished jobs, by age and by count, at most 100 per set and call: for the
+-- sets this call added to, and for all of them on an idle call (nothing to lease), which is
+-- how old jobs age out of sets nobody adds to
+local idle = redis.call('ZCARD', wait) == 0
 local function trim(set, keepMs, keepCount)
+  if not (grew[set] or idle) then return end
   local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - keepMs, 'LIMIT', 0, 100)
   local excess = redis.call('ZCARD', set) - #old - keepCount
   if excess > 0 then
@@ -146,9 +152,9 @@ if fetch > 0 then
   for i = 1, #popped, 2 do
     local id = popped[i]
     local key = jobKey(id)
-    local token = redis.call('HINCRBY', key, 'token', 1)
-    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now)
-    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task')
+    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token')
+    local token = tonumber(h[7]) + 1
+    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now, 'token', token)
     redis.call('ZADD', active, now + lease, id)
     event('agent_job_started', id, h[5], h[6], 'attempt', tonumber(h[2]) + 1, 'worker', worker)
     leased[#leased + 1] = { id, token, h[1], h[2], h[3], h[4], h[5], h[6] }
@@ -156,7 +162,7 @@ if fetch > 0 then
 end
 
 -- 6. wake another idle worker when work is left; tell an idle caller when to look again
-local left = redis.call('ZCARD', wait)
+local left = idle and 0 or redis.call('ZCARD', wait)
 if left > 0 and redis.call('LLEN', KEYS[8]) == 0 then
   redis.call('LPUSH', KEYS[8], '1')
 end

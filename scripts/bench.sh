@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `just bench [all|queue]`: agentq's benchmarks next to their references from
+# ../shared/anchors, run back to back in one command so that every figure is a ratio from the
+# same machine state. Both FLUSHALL the Redis at REDIS_URL (default 127.0.0.1:6379).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which="${1:-all}"
+anchors="${AGENTQ_ANCHORS:-../shared/anchors}"
+out=target/bench
+mkdir -p "$out"
+
+bench_queue() {
+    cargo build --release -p agentq-queue-bench
+    echo "== agentq queue (3 runs each)"
+    target/release/queue-bench run --runs 3 --out "$out/queue.json"
+
+    echo "== BullMQ reference ($anchors/bullmq-core, 3 runs each)"
+    rm -rf "$out/bullmq-core/results"
+    if [ ! -d "$out/bullmq-core/node_modules" ]; then
+        rm -rf "$out/bullmq-core"
+        cp -r "$anchors/bullmq-core" "$out/bullmq-core"
+        chmod -R u+w "$out/bullmq-core"
+        (cd "$out/bullmq-core" && npm ci --no-audit --no-fund)
+    fi
+    (cd "$out/bullmq-core" && node bench.js --runs=3)
+    local bullmq
+    bullmq=$(ls -t "$out"/bullmq-core/results/*.json | head -n 1)
+    cp "$bullmq" "$out/bullmq.json"
+
+    echo "== agentq vs BullMQ (medians of this run)"
+    target/release/queue-bench compare "$out/queue.json" "$out/bullmq.json"
+}
+
+case "$which" in
+    all | queue) bench_queue ;;
+    *) echo "unknown benchmark '$which' (known: queue)" >&2; exit 2 ;;
+esac
