@@ -2,7 +2,7 @@
 //! same payload (~300 bytes) and job options (3 attempts, exponential backoff from 5 s, keep
 //! 1,000 completed jobs). Like the reference it FLUSHALLs the Redis it uses before every run.
 //!
-//! `queue-bench run [--runs N] [--out FILE]`  all scenarios, median of N runs, JSON to FILE
+//! `queue-bench run [--runs N] [--out FILE] [--only drain_c5,...]`  median of N runs, JSON to FILE
 //! `queue-bench worker ...`                    a worker process (started by `run`)
 //! `queue-bench compare OURS BULLMQ`           the table with ratios against BullMQ's results
 

@@ -22,6 +22,7 @@ pub fn main(args: &[String]) -> BenchResult {
     let out = flag(args, "--out")
         .unwrap_or("target/bench/queue.json")
         .to_owned();
+    let only: Option<Vec<&str>> = flag(args, "--only").map(|o| o.split(',').collect());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -36,6 +37,9 @@ pub fn main(args: &[String]) -> BenchResult {
         ("drain_c50", Scenario::Drain(50)),
         ("latency", Scenario::Latency),
     ] {
+        if only.as_ref().is_some_and(|only| !only.contains(&name)) {
+            continue;
+        }
         let mut results = Vec::new();
         for run in 1..=runs {
             let result = rt.block_on(scenario.run(&queue))?;

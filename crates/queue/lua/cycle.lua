@@ -27,6 +27,26 @@ local events = KEYS[7]
 
 local function jobKey(id) return prefix .. 'job:' .. id end
 
+-- set membership changes are collected and written with one ZADD per set and one ZREM, which
+-- costs Redis far less than one call per job
+local adds = {}
+local leaving = {}
+local function zaddLater(set, score, id)
+  local args = adds[set]
+  if not args then
+    args = {}
+    adds[set] = args
+  end
+  args[#args + 1] = score
+  args[#args + 1] = id
+end
+local function flush()
+  for set, args in pairs(adds) do redis.call('ZADD', set, unpack(args)) end
+  adds = {}
+  if #leaving > 0 then redis.call('ZREM', active, unpack(leaving)) end
+  leaving = {}
+end
+
 local function event(name, id, project, task, ...)
   redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task, ...)
 end
@@ -34,7 +54,7 @@ end
 local function requeue(id, reason)
   local h = redis.call('HMGET', jobKey(id), 'prio', 'order', 'project', 'task')
   redis.call('HSET', jobKey(id), 'state', 'waiting', 'worker', '')
-  redis.call('ZADD', wait, tonumber(h[1]) * 1e12 + tonumber(h[2]), id)
+  zaddLater(wait, tonumber(h[1]) * 1e12 + tonumber(h[2]), id)
   event('agent_job_queued', id, h[3], h[4], 'priority', h[1], 'reason', reason)
 end
 
@@ -43,7 +63,7 @@ local grew = {}
 
 local function finishAs(id, state, set, ...)
   redis.call('HSET', jobKey(id), 'state', state, 'finished_at', now, 'worker', '', ...)
-  redis.call('ZADD', set, now, id)
+  zaddLater(set, now, id)
   grew[set] = true
 end
 
@@ -66,7 +86,7 @@ for i = 0, n - 1 do
     statuses[i + 1] = 1
     local project, task = h[3], h[4]
     local made = tonumber(h[5])
-    redis.call('ZREM', active, id)
+    leaving[#leaving + 1] = id
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
     if kind == 'c' then
@@ -84,7 +104,7 @@ for i = 0, n - 1 do
         local delay = math.min(tonumber(h[7]) * 2 ^ (made - 1), backoffCap)
         redis.call('HSET', jobKey(id), 'state', 'delayed', 'made', made, 'error', value,
           'worker', '')
-        redis.call('ZADD', delayed, now + delay, id)
+        zaddLater(delayed, now + delay, id)
         event('agent_job_retrying', id, project, task, 'error', value, 'attempts_made', made,
           'delay_ms', delay)
       else
@@ -94,10 +114,13 @@ for i = 0, n - 1 do
   end
 end
 
+-- before looking for expired leases, so that a job finished just now is not among them
+flush()
+
 -- 2. leases that expired: their worker died or hung
 local expired = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
-  redis.call('ZREM', active, id)
+  leaving[#leaving + 1] = id
   redis.call('HINCRBY', KEYS[9], 'stalled', 1)
   local stalls = redis.call('HINCRBY', jobKey(id), 'stalls', 1)
   local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel')
@@ -114,10 +137,9 @@ end
 
 -- 3. retries that are due
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 100)
-for _, id in ipairs(due) do
-  redis.call('ZREM', delayed, id)
-  requeue(id, 'retry')
-end
+for _, id in ipairs(due) do requeue(id, 'retry') end
+if #due > 0 then redis.call('ZREM', delayed, unpack(due)) end
+flush()
 
 -- 4. retention of finished jobs, by age and by count, at most 100 per set and call: for the
 -- sets this call added to, and for all of them on an idle call (nothing to lease), which is
@@ -155,10 +177,11 @@ if fetch > 0 then
     local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token')
     local token = tonumber(h[7]) + 1
     redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now, 'token', token)
-    redis.call('ZADD', active, now + lease, id)
+    zaddLater(active, now + lease, id)
     event('agent_job_started', id, h[5], h[6], 'attempt', tonumber(h[2]) + 1, 'worker', worker)
     leased[#leased + 1] = { id, token, h[1], h[2], h[3], h[4], h[5], h[6] }
   end
+  flush()
 end
 
 -- 6. wake another idle worker when work is left; tell an idle caller when to look again

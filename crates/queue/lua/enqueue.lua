@@ -10,7 +10,7 @@ local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local last = redis.call('INCRBY', KEYS[4], n)
 local added = {}
-local any = false
+local scores = {}
 for i = 0, n - 1 do
   local b = 3 + i * 7
   local id = ARGV[b]
@@ -24,14 +24,17 @@ for i = 0, n - 1 do
       'state', 'waiting', 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
       'backoff', ARGV[b + 3], 'made', 0, 'token', 0, 'stalls', 0, 'queued_at', now)
     -- priority first, then enqueue order; both fit the 14 digits Redis keeps of a Lua number
-    redis.call('ZADD', KEYS[1], prio * 1e12 + order, id)
+    scores[#scores + 1] = prio * 1e12 + order
+    scores[#scores + 1] = id
     redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
       'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new')
     added[i + 1] = 1
-    any = true
   end
 end
-if any and redis.call('LLEN', KEYS[3]) == 0 then
-  redis.call('LPUSH', KEYS[3], '1')
+if #scores > 0 then
+  redis.call('ZADD', KEYS[1], unpack(scores))
+  if redis.call('LLEN', KEYS[3]) == 0 then
+    redis.call('LPUSH', KEYS[3], '1')
+  end
 end
 return added
