@@ -85,7 +85,7 @@ for i = 0, n - 1 do
   else
     statuses[i + 1] = 1
     local project, task = h[3], h[4]
-    local made = tonumber(h[5])
+    local made = tonumber(h[5]) or 0
     leaving[#leaving + 1] = id
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
@@ -128,7 +128,7 @@ for _, id in ipairs(expired) do
     finishAs(id, 'cancelled', cancelled)
     event('agent_job_cancelled', id, h[1], h[2])
   elseif stalls > maxStalls then
-    failForGood(id, h[1], h[2], tonumber(h[3]) + 1,
+    failForGood(id, h[1], h[2], (tonumber(h[3]) or 0) + 1,
       'job stalled more than ' .. maxStalls .. ' times (its worker stopped renewing the lease)')
   else
     requeue(id, 'stalled')
@@ -175,11 +175,12 @@ if fetch > 0 then
     local id = popped[i]
     local key = jobKey(id)
     local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token')
-    local token = tonumber(h[7]) + 1
+    local token = (tonumber(h[7]) or 0) + 1
     redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now, 'token', token)
     zaddLater(active, now + lease, id)
-    event('agent_job_started', id, h[5], h[6], 'attempt', tonumber(h[2]) + 1, 'worker', worker)
-    leased[#leased + 1] = { id, token, h[1], h[2], h[3], h[4], h[5], h[6] }
+    local made = tonumber(h[2]) or 0
+    event('agent_job_started', id, h[5], h[6], 'attempt', made + 1, 'worker', worker)
+    leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5], h[6] }
   end
   flush()
 end

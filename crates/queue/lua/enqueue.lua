@@ -4,6 +4,7 @@
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
 --   then n groups of 7: id, priority (1..4), max attempts, backoff base ms, project, task, payload
 -- Returns: n integers, 1 = added, 0 = already known.
+-- Counters that start at zero (made, token, stalls) are not written: absent reads as 0.
 local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -22,7 +23,7 @@ for i = 0, n - 1 do
     local order = last - n + i + 1
     redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', prio, 'order', order,
       'state', 'waiting', 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
-      'backoff', ARGV[b + 3], 'made', 0, 'token', 0, 'stalls', 0, 'queued_at', now)
+      'backoff', ARGV[b + 3], 'queued_at', now)
     -- priority first, then enqueue order; both fit the 14 digits Redis keeps of a Lua number
     scores[#scores + 1] = prio * 1e12 + order
     scores[#scores + 1] = id

@@ -7,6 +7,9 @@ pub enum QueueError {
     Redis(#[from] redis::RedisError),
     #[error("redis pool: {0}")]
     Pool(String),
+    /// The coalesced enqueue call this job travelled in failed (the message is its error).
+    #[error("enqueue failed: {0}")]
+    Batch(String),
     /// Redis answered something this crate did not write: a bug or foreign data in our keys.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
@@ -28,7 +31,7 @@ impl QueueError {
                     || err.is_unrecoverable_error()
             }
             Self::Pool(_) => true,
-            Self::Protocol(_) => false,
+            Self::Batch(_) | Self::Protocol(_) => false,
         }
     }
 }

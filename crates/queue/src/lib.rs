@@ -18,7 +18,7 @@ mod report;
 mod runner;
 mod scripts;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use config::{QueueConfig, Retention};
 pub use connection::Redis;
@@ -42,6 +42,8 @@ pub struct Queue {
     keys: Arc<Keys>,
     config: Arc<QueueConfig>,
     scripts: Arc<Scripts>,
+    /// Feeds the task that coalesces concurrent `enqueue` calls; started by the first call.
+    enqueuer: Arc<OnceLock<tokio::sync::mpsc::UnboundedSender<producer::EnqueueRequest>>>,
 }
 
 impl Queue {
@@ -50,7 +52,16 @@ impl Queue {
             keys: Arc::new(Keys::new(&config.name)),
             config: Arc::new(config),
             scripts: Arc::new(Scripts::default()),
+            enqueuer: Arc::default(),
             redis,
+        }
+    }
+
+    /// A handle that shares everything but the enqueue task (which must not keep itself alive).
+    fn without_enqueuer(&self) -> Self {
+        Self {
+            enqueuer: Arc::default(),
+            ..self.clone()
         }
     }
 

@@ -1,8 +1,19 @@
 //! Adding jobs.
 
 use agentq_domain::{JobId, Priority, ProjectId, TaskId};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{Queue, QueueError, Result};
+
+/// The most jobs one coalesced enqueue call carries.
+const MAX_BATCH: usize = 1_000;
+/// Coalesced enqueue calls under way at once.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// One `enqueue` call waiting for its batch.
+pub(crate) type EnqueueRequest = (NewJob, oneshot::Sender<Result<bool>>);
 
 /// A job to add. `payload` is opaque to the queue (the gateway puts the job request's JSON).
 #[derive(Debug, Clone)]
@@ -42,7 +53,20 @@ pub(crate) fn optional<T: ToString>(value: Option<T>) -> String {
 
 impl Queue {
     /// Adds one job. Returns false when a job with this id is already there (nothing changes).
+    ///
+    /// Calls made while an earlier one is on its way to Redis are coalesced into one script
+    /// call, so many concurrent producers cost Redis about what one batch does.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
+        let sender = self
+            .enqueuer
+            .get_or_init(|| spawn_enqueuer(self.without_enqueuer()));
+        let (reply, answer) = oneshot::channel();
+        if sender.send((job.clone(), reply)).is_ok()
+            && let Ok(result) = answer.await
+        {
+            return result;
+        }
+        // the coalescing task is gone (its runtime shut down): call directly
         let added = self.enqueue_batch(std::slice::from_ref(job)).await?;
         added
             .first()
@@ -80,5 +104,47 @@ impl Queue {
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
             .await?;
         Ok(added.into_iter().map(|flag| flag == 1).collect())
+    }
+}
+
+/// The task behind [`Queue::enqueue`]: takes every request waiting, sends them as one batch,
+/// answers each. Two batches may be under way at once, so that Redis works on one while the
+/// next is gathered. It ends when the last handle of the queue is dropped.
+fn spawn_enqueuer(queue: Queue) -> mpsc::UnboundedSender<EnqueueRequest> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<EnqueueRequest>();
+    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    tokio::spawn(async move {
+        loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let mut batch = Vec::new();
+            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                send_batch(&queue, batch).await;
+                drop(slot);
+            });
+        }
+    });
+    tx
+}
+
+async fn send_batch(queue: &Queue, batch: Vec<EnqueueRequest>) {
+    let (jobs, replies): (Vec<NewJob>, Vec<_>) = batch.into_iter().unzip();
+    match queue.enqueue_batch(&jobs).await {
+        Ok(added) => {
+            for (reply, added) in replies.into_iter().zip(added) {
+                let _ = reply.send(Ok(added));
+            }
+        }
+        Err(err) => {
+            let message = err.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(QueueError::Batch(message.clone())));
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
+use crate::{Cycle, Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -66,6 +66,11 @@ struct Running {
     why: Option<StopReason>,
 }
 
+/// `cycle` calls a worker keeps under way at once: while one is out, outcomes of jobs that
+/// finish meanwhile go out in the next, so a small worker does not idle a whole round trip
+/// between batches.
+const CYCLES_IN_FLIGHT: usize = 2;
+
 /// After the grace period, how long handlers get to react to their stop token before their
 /// tasks are aborted.
 const ABORT_AFTER_STOP: Duration = Duration::from_secs(5);
@@ -93,6 +98,8 @@ where
         task_jobs: HashMap::new(),
         running: HashMap::new(),
         pending: Vec::new(),
+        cycles: JoinSet::new(),
+        reserved: 0,
         report: WorkerReport::default(),
     };
     let mut extend_tick = tokio::time::interval(worker.queue.config().lease / 3);
@@ -103,13 +110,18 @@ where
     let mut idle_wait = worker.options.idle_poll;
     let mut grace_end: Option<Instant> = None;
     let mut abort_at: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = None;
     let mut failures = 0u32;
 
     loop {
         while let Some(joined) = worker.tasks.try_join_next_with_id() {
             worker.collect(joined);
         }
-        if stopping && worker.running.is_empty() && worker.pending.is_empty() {
+        if stopping
+            && worker.running.is_empty()
+            && worker.pending.is_empty()
+            && worker.cycles.is_empty()
+        {
             break;
         }
         let free = if stopping {
@@ -118,34 +130,37 @@ where
             worker
                 .options
                 .concurrency
-                .saturating_sub(worker.running.len())
+                .saturating_sub(worker.running.len() + worker.reserved)
         };
-        if !worker.pending.is_empty() || (want_cycle && free > 0) {
-            match worker.cycle(free).await {
-                Ok((leased, next_wake)) => {
-                    failures = 0;
-                    // a full batch means more may be waiting: ask again when slots free up
-                    want_cycle = free > 0 && leased == free;
-                    idle_wait = next_wake.map_or(worker.options.idle_poll, |wake| {
-                        wake.min(worker.options.idle_poll)
-                    });
-                }
-                Err(err) => {
-                    failures += 1;
-                    let delay = Backoff::RECONNECT.delay(failures);
-                    tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "queue unavailable");
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = shutdown.cancelled(), if !stopping => {}
+        let work = !worker.pending.is_empty() || (want_cycle && free > 0);
+        if work && retry_at.is_none() && worker.cycles.len() < CYCLES_IN_FLIGHT {
+            worker.launch_cycle(free);
+            want_cycle = false;
+            continue;
+        }
+        if free > 0 && !armed && !want_cycle && worker.cycles.is_empty() {
+            armed = arm.try_send(idle_wait).is_ok();
+        }
+        tokio::select! {
+            Some(done) = worker.cycles.join_next(), if !worker.cycles.is_empty() => {
+                match worker.cycle_done(done) {
+                    Ok((fetched, leased, next_wake)) => {
+                        failures = 0;
+                        // a full batch means more may be waiting: ask again when slots free up
+                        want_cycle |= fetched > 0 && leased == fetched;
+                        idle_wait = next_wake.map_or(worker.options.idle_poll, |wake| {
+                            wake.min(worker.options.idle_poll)
+                        });
+                    }
+                    Err(err) => {
+                        failures += 1;
+                        let delay = Backoff::RECONNECT.delay(failures);
+                        tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "queue unavailable");
+                        retry_at = Some(Instant::now() + delay);
+                        want_cycle = true;
                     }
                 }
             }
-            continue;
-        }
-        if free > 0 && !armed && arm.try_send(idle_wait).is_ok() {
-            armed = true;
-        }
-        tokio::select! {
             joined = worker.tasks.join_next_with_id(), if !worker.tasks.is_empty() => {
                 if let Some(joined) = joined {
                     worker.collect(joined);
@@ -161,6 +176,7 @@ where
                 stopping = true;
                 grace_end = Some(Instant::now() + worker.options.shutdown_grace);
             }
+            () = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
             () = sleep_until(grace_end), if grace_end.is_some() => {
                 grace_end = None;
                 abort_at = Some(Instant::now() + ABORT_AFTER_STOP);
@@ -194,6 +210,11 @@ struct Worker<H> {
     task_jobs: HashMap<tokio::task::Id, JobId>,
     running: HashMap<JobId, Running>,
     pending: Vec<Finished>,
+    /// `cycle` calls under way: each carries its outcomes (to report again if it fails) and
+    /// how many jobs it asked for.
+    cycles: JoinSet<(Vec<Finished>, usize, crate::Result<Cycle>)>,
+    /// Slots promised to the jobs that cycles under way may bring.
+    reserved: usize,
     report: WorkerReport,
 }
 
@@ -202,13 +223,36 @@ where
     H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    /// Reports pending outcomes and leases up to `free` jobs, which start at once.
-    async fn cycle(&mut self, free: usize) -> crate::Result<(usize, Option<Duration>)> {
-        let cycle = self
-            .queue
-            .cycle(&self.options.worker_id, &self.pending, free)
-            .await?;
-        for (finished, recorded) in self.pending.drain(..).zip(cycle.recorded) {
+    /// Starts a `cycle` call with the pending outcomes, asking for up to `free` jobs.
+    fn launch_cycle(&mut self, free: usize) {
+        let outcomes = std::mem::take(&mut self.pending);
+        let queue = self.queue.clone();
+        let worker_id = self.options.worker_id.clone();
+        self.reserved += free;
+        self.cycles.spawn(async move {
+            let cycle = queue.cycle(&worker_id, &outcomes, free).await;
+            (outcomes, free, cycle)
+        });
+    }
+
+    /// A `cycle` call came back: count what it recorded and start the jobs it leased.
+    /// Returns (jobs asked for, jobs leased, next wake hint); on failure the outcomes are
+    /// pending again.
+    fn cycle_done(
+        &mut self,
+        done: Result<(Vec<Finished>, usize, crate::Result<Cycle>), JoinError>,
+    ) -> crate::Result<(usize, usize, Option<Duration>)> {
+        let (outcomes, fetched, cycle) =
+            done.map_err(|err| crate::QueueError::Pool(format!("cycle task: {err}")))?;
+        self.reserved = self.reserved.saturating_sub(fetched);
+        let cycle = match cycle {
+            Ok(cycle) => cycle,
+            Err(err) => {
+                self.pending.extend(outcomes);
+                return Err(err);
+            }
+        };
+        for (finished, recorded) in outcomes.into_iter().zip(cycle.recorded) {
             if !recorded {
                 self.report.lost += 1;
                 continue;
@@ -224,7 +268,7 @@ where
         for job in cycle.leased {
             self.start(job);
         }
-        Ok((leased, cycle.next_wake))
+        Ok((fetched, leased, cycle.next_wake))
     }
 
     fn start(&mut self, job: LeasedJob) {
