@@ -43,7 +43,7 @@ pub struct Queue {
     config: Arc<QueueConfig>,
     scripts: Arc<Scripts>,
     /// Feeds the task that coalesces concurrent `enqueue` calls; started by the first call.
-    enqueuer: Arc<OnceLock<tokio::sync::mpsc::UnboundedSender<producer::EnqueueRequest>>>,
+    enqueuer: Arc<OnceLock<producer::Enqueuer>>,
 }
 
 impl Queue {

@@ -9,8 +9,8 @@ use crate::{Queue, QueueError, Result};
 
 /// The most jobs one coalesced enqueue call carries.
 const MAX_BATCH: usize = 1_000;
-/// Coalesced enqueue calls under way at once.
-const BATCHES_IN_FLIGHT: usize = 2;
+/// Enqueue calls under way at once (coalesced or direct).
+const CALLS_IN_FLIGHT: usize = 2;
 
 /// One `enqueue` call waiting for its batch.
 pub(crate) type EnqueueRequest = (NewJob, oneshot::Sender<Result<bool>>);
@@ -57,16 +57,20 @@ impl Queue {
     /// Calls made while an earlier one is on its way to Redis are coalesced into one script
     /// call, so many concurrent producers cost Redis about what one batch does.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
-        let sender = self
+        let enqueuer = self
             .enqueuer
-            .get_or_init(|| spawn_enqueuer(self.without_enqueuer()));
-        let (reply, answer) = oneshot::channel();
-        if sender.send((job.clone(), reply)).is_ok()
-            && let Ok(result) = answer.await
-        {
-            return result;
+            .get_or_init(|| Enqueuer::spawn(self.without_enqueuer()));
+        // a free slot means nothing is piling up: go straight to Redis, saving two task hops
+        let direct = enqueuer.slots.clone().try_acquire_owned().ok();
+        if direct.is_none() {
+            let (reply, answer) = oneshot::channel();
+            if enqueuer.requests.send((job.clone(), reply)).is_ok()
+                && let Ok(result) = answer.await
+            {
+                return result;
+            }
+            // the coalescing task is gone (its runtime shut down): call directly
         }
-        // the coalescing task is gone (its runtime shut down): call directly
         let added = self.enqueue_batch(std::slice::from_ref(job)).await?;
         added
             .first()
@@ -108,28 +112,38 @@ impl Queue {
 }
 
 /// The task behind [`Queue::enqueue`]: takes every request waiting, sends them as one batch,
-/// answers each. Two batches may be under way at once, so that Redis works on one while the
-/// next is gathered. It ends when the last handle of the queue is dropped.
-fn spawn_enqueuer(queue: Queue) -> mpsc::UnboundedSender<EnqueueRequest> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<EnqueueRequest>();
-    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-    tokio::spawn(async move {
-        loop {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let mut batch = Vec::new();
-            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                return;
+/// answers each. At most two calls (batches or direct ones) are under way at once, so that
+/// Redis works on one while the next is gathered. The task ends when the last handle of the
+/// queue is dropped.
+#[derive(Debug)]
+pub(crate) struct Enqueuer {
+    requests: mpsc::UnboundedSender<EnqueueRequest>,
+    slots: Arc<Semaphore>,
+}
+
+impl Enqueuer {
+    fn spawn(queue: Queue) -> Self {
+        let (requests, mut rx) = mpsc::unbounded_channel::<EnqueueRequest>();
+        let slots = Arc::new(Semaphore::new(CALLS_IN_FLIGHT));
+        let task_slots = slots.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok(slot) = task_slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let mut batch = Vec::new();
+                if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                    return;
+                }
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    send_batch(&queue, batch).await;
+                    drop(slot);
+                });
             }
-            let queue = queue.clone();
-            tokio::spawn(async move {
-                send_batch(&queue, batch).await;
-                drop(slot);
-            });
-        }
-    });
-    tx
+        });
+        Self { requests, slots }
+    }
 }
 
 async fn send_batch(queue: &Queue, batch: Vec<EnqueueRequest>) {

@@ -88,7 +88,12 @@ where
     H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let (arm, mut woke) = spawn_waiter(queue.clone(), options.idle_poll);
+    let (arm, mut woke) = spawn_waiter(
+        queue.clone(),
+        options.worker_id.clone(),
+        options.idle_poll,
+        shutdown.clone(),
+    );
     let (listener, mut cancels) = spawn_cancel_listener(queue.clone());
     let mut worker = Worker {
         queue,
@@ -118,6 +123,7 @@ where
             worker.collect(joined);
         }
         if stopping
+            && !armed
             && worker.running.is_empty()
             && worker.pending.is_empty()
             && worker.cycles.is_empty()
@@ -139,7 +145,10 @@ where
             continue;
         }
         if free > 0 && !armed && !want_cycle && worker.cycles.is_empty() {
-            armed = arm.try_send(idle_wait).is_ok();
+            armed = arm.try_send((idle_wait, free)).is_ok();
+            if armed {
+                worker.reserved += free;
+            }
         }
         tokio::select! {
             Some(done) = worker.cycles.join_next(), if !worker.cycles.is_empty() => {
@@ -166,9 +175,15 @@ where
                     worker.collect(joined);
                 }
             }
-            Some(()) = woke.recv() => {
+            Some(waited) = woke.recv() => {
                 armed = false;
-                want_cycle = true;
+                match worker.cycle_done(Ok(waited)) {
+                    Ok((fetched, leased, _)) => want_cycle = fetched > 0 && leased == fetched,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "queue unavailable");
+                        want_cycle = true;
+                    }
+                }
             }
             Some(id) = cancels.recv() => worker.stop(&id, StopReason::Cancel),
             _ = extend_tick.tick() => worker.renew().await,
@@ -360,15 +375,25 @@ where
     }
 }
 
-/// A task that blocks on the queue's marker whenever it is armed, and says when it woke.
-/// It owns its blocking connection, so no wake-up is lost to a dropped future.
-fn spawn_waiter(queue: Queue, idle_poll: Duration) -> (mpsc::Sender<Duration>, mpsc::Receiver<()>) {
-    let (arm_tx, mut arm_rx) = mpsc::channel::<Duration>(1);
+/// What the waiter brings back: no outcomes, the slots it was armed with, and its lease call.
+type Waited = (Vec<Finished>, usize, crate::Result<Cycle>);
+
+/// A task that, whenever it is armed with (timeout, free slots), blocks on the queue's marker
+/// and then leases jobs itself, saving the round trip through the worker loop between the
+/// wake-up and the lease. It owns its blocking connection, so no wake-up is lost to a dropped
+/// future.
+fn spawn_waiter(
+    queue: Queue,
+    worker_id: String,
+    idle_poll: Duration,
+    shutdown: CancellationToken,
+) -> (mpsc::Sender<(Duration, usize)>, mpsc::Receiver<Waited>) {
+    let (arm_tx, mut arm_rx) = mpsc::channel::<(Duration, usize)>(1);
     let (woke_tx, woke_rx) = mpsc::channel(1);
     tokio::spawn(async move {
         let mut conn = None;
         let mut failures = 0u32;
-        while let Some(timeout) = arm_rx.recv().await {
+        while let Some((timeout, free)) = arm_rx.recv().await {
             if conn.is_none() {
                 match queue.redis().blocking_connection(idle_poll).await {
                     Ok(fresh) => conn = Some(fresh),
@@ -376,9 +401,24 @@ fn spawn_waiter(queue: Queue, idle_poll: Duration) -> (mpsc::Sender<Duration>, m
                 }
             }
             let waited = match conn.as_mut() {
-                Some(c) => queue.wait_for_work(c, timeout).await,
+                Some(c) => tokio::select! {
+                    waited = queue.wait_for_work(c, timeout) => waited,
+                    // a shutting-down worker leases nothing more
+                    () = shutdown.cancelled() => Ok(false),
+                },
                 None => Err(crate::QueueError::Pool("no blocking connection".into())),
             };
+            if shutdown.is_cancelled() {
+                let nothing = Cycle {
+                    leased: Vec::new(),
+                    recorded: Vec::new(),
+                    next_wake: None,
+                };
+                if woke_tx.send((Vec::new(), free, Ok(nothing))).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             if let Err(err) = waited {
                 conn = None;
                 failures += 1;
@@ -387,7 +427,9 @@ fn spawn_waiter(queue: Queue, idle_poll: Duration) -> (mpsc::Sender<Duration>, m
             } else {
                 failures = 0;
             }
-            if woke_tx.send(()).await.is_err() {
+            // woken or timed out, look now: a retry may be due or a lease expired
+            let cycle = queue.cycle(&worker_id, &[], free).await;
+            if woke_tx.send((Vec::new(), free, cycle)).await.is_err() {
                 return;
             }
         }
