@@ -80,6 +80,16 @@ fn parse_entries(entries: Vec<StreamId>) -> Result<Vec<QueueEvent>> {
     entries.into_iter().map(QueueEvent::from_entry).collect()
 }
 
+/// An `XREAD`/`XREADGROUP` reply (nil when a block timed out) for our one stream.
+fn parse_read_reply(reply: Option<StreamReadReply>) -> Result<Vec<QueueEvent>> {
+    let entries = reply
+        .into_iter()
+        .flat_map(|r| r.keys)
+        .flat_map(|k| k.ids)
+        .collect();
+    parse_entries(entries)
+}
+
 /// What one [`Queue::trim_events`] dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventTrim {
@@ -139,12 +149,7 @@ impl Queue {
             .arg(after)
             .query_async(conn)
             .await?;
-        let entries = reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .collect();
-        parse_entries(entries)
+        parse_read_reply(reply)
     }
 
     /// The id of the newest event, if any (a reader that wants only what comes next).
@@ -253,12 +258,7 @@ impl RecorderGroup {
         }
         cmd.arg("STREAMS").arg(self.queue.keys.events()).arg(from);
         let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
-        let entries = reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .collect();
-        parse_entries(entries)
+        parse_read_reply(reply)
     }
 
     /// Marks events as recorded; only these may be trimmed.
