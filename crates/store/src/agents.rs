@@ -1,0 +1,108 @@
+//! Agents: what a job runs, a command (argv, no shell) or an HTTP endpoint.
+
+use std::collections::BTreeMap;
+
+use agentq_domain::AgentId;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+
+use crate::entities::agents;
+use crate::{MAX_PAGE, Result, StoreError, now};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentKind {
+    Command(Vec<String>),
+    Http(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: AgentId,
+    pub name: String,
+    pub kind: AgentKind,
+    pub timeout_secs: u64,
+    /// Across all workers together; `None` for no limit.
+    pub max_concurrency: Option<u32>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub name: String,
+    pub kind: AgentKind,
+    pub timeout_secs: u64,
+    pub max_concurrency: Option<u32>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl TryFrom<agents::Model> for Agent {
+    type Error = StoreError;
+
+    fn try_from(row: agents::Model) -> Result<Self> {
+        let bad = |what: &str| StoreError::InvalidData(format!("agent {}: {what}", row.id));
+        let kind = match row.kind.as_str() {
+            "command" => AgentKind::Command(
+                row.command
+                    .clone()
+                    .and_then(|c| serde_json::from_value(c).ok())
+                    .ok_or_else(|| bad("command"))?,
+            ),
+            "http" => AgentKind::Http(row.endpoint_url.clone().ok_or_else(|| bad("endpoint"))?),
+            _ => return Err(bad("kind")),
+        };
+        Ok(Self {
+            id: AgentId::try_from(row.id).map_err(|_| bad("id"))?,
+            kind,
+            timeout_secs: u64::try_from(row.timeout_secs).unwrap_or(0),
+            max_concurrency: row.max_concurrency.and_then(|m| u32::try_from(m).ok()),
+            env: row
+                .env
+                .and_then(|e| serde_json::from_value(e).ok())
+                .unwrap_or_default(),
+            name: row.name,
+        })
+    }
+}
+
+pub async fn create_agent(db: &impl ConnectionTrait, new: NewAgent) -> Result<Agent> {
+    let at = now();
+    let (kind, command, endpoint) = match new.kind {
+        AgentKind::Command(argv) => ("command", Some(serde_json::json!(argv)), None),
+        AgentKind::Http(url) => ("http", None, Some(url)),
+    };
+    agents::ActiveModel {
+        name: Set(new.name),
+        kind: Set(kind.to_owned()),
+        command: Set(command),
+        endpoint_url: Set(endpoint),
+        timeout_secs: Set(i64::try_from(new.timeout_secs).unwrap_or(i64::MAX)),
+        max_concurrency: Set(new.max_concurrency.and_then(|m| i32::try_from(m).ok())),
+        env: Set(Some(serde_json::json!(new.env))),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| StoreError::from(e).naming("agent with this name"))?
+    .try_into()
+}
+
+pub async fn agent_by_id(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<Agent>> {
+    agents::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .map(Agent::try_from)
+        .transpose()
+}
+
+/// Agents by id, at most [`MAX_PAGE`].
+pub async fn list_agents(db: &impl ConnectionTrait) -> Result<Vec<Agent>> {
+    agents::Entity::find()
+        .order_by_asc(agents::Column::Id)
+        .limit(MAX_PAGE)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Agent::try_from)
+        .collect()
+}

@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "agents")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub name: String,
+    /// `command` or `http`.
+    pub kind: String,
+    /// argv, a JSON array of strings.
+    pub command: Option<Json>,
+    pub endpoint_url: Option<String>,
+    pub timeout_secs: i64,
+    pub max_concurrency: Option<i32>,
+    /// Extra environment, a JSON object of strings.
+    pub env: Option<Json>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

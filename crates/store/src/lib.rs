@@ -1,0 +1,60 @@
+//! agentq's SQL store: SeaORM entities and one plain function per query the services make
+//! (named after the seed's `AgentExecutionService` methods). Reads of project data take a
+//! [`Scope`], the caller's visible projects, so authorization cannot be forgotten.
+//!
+//! All times are UTC, stored without a zone (portable across SQLite, MariaDB and PostgreSQL).
+
+pub mod entities;
+
+mod accounts;
+mod activity;
+mod agents;
+mod error;
+mod jobs;
+mod metrics;
+mod projects;
+mod scope;
+mod time;
+
+pub use accounts::{NewUser, Role, User, create_user, user_by_email, user_by_id};
+pub use activity::{ActivityEntry, log_activity};
+pub use agents::{Agent, AgentKind, NewAgent, agent_by_id, create_agent, list_agents};
+pub use error::StoreError;
+pub use jobs::{
+    EventPosition, JobFilter, JobPage, JobRecord, JobTransition, MAX_JOB_DATA_BYTES, MAX_PAGE,
+    NewJobRecord, TransitionOutcome, active_jobs, apply_transition, cleanup_old_jobs, failed_jobs,
+    insert_job, job_by_job_id, jobs_by_agent, jobs_by_project, jobs_by_task, list_jobs,
+};
+pub use metrics::{JobMetrics, metrics};
+pub use projects::{
+    Project, Task, add_member, create_project, create_task, member_project_ids, project_by_id,
+    projects, remove_member, scope_for, task_by_id, tasks_of_project,
+};
+pub use scope::Scope;
+pub use time::{from_millis, now};
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+pub use agentq_migrations::{Migrator, MigratorTrait};
+pub use sea_orm::DatabaseConnection as Db;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Connects to `url` (sqlite://, mysql://, postgres://).
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url);
+    // statements are logged by tracing at debug level only: they may carry job payloads
+    options.sqlx_logging(false);
+    Ok(Database::connect(options).await?)
+}
+
+/// Connects and brings the schema up to date.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Ok(Migrator::up(db, None).await?)
+}
