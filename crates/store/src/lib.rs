@@ -55,6 +55,11 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection> {
     Ok(db)
 }
 
+/// Whether the database answers.
+pub async fn ping(db: &DatabaseConnection) -> Result<()> {
+    Ok(db.ping().await?)
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
     Ok(Migrator::up(db, None).await?)
 }

@@ -1,0 +1,159 @@
+//! The API's errors, each with the seed's body `{"error": "...", "details": ...}` and status.
+//! Internal causes are logged, never shown, except 500 details in development.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use agentq_domain::ValidationErrors;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `Validation failed` with zod-format details.
+    #[error("validation failed: {0}")]
+    Validation(ValidationErrors),
+    /// 400 with a plain message (bad query string, bad path id).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401: no token, or one that does not verify.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: authenticated but not allowed (admin-only routes).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404 with the seed's message and optional details. Also what a caller gets for another
+    /// project's data: it must not learn that it exists.
+    #[error("not found: {message}")]
+    NotFound {
+        message: &'static str,
+        details: Option<&'static str>,
+    },
+    /// 409: the request conflicts with the current state (a taken email, a job not failed).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 413: body over the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415: not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 429: too many attempts.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// 503: the queue (Redis) does not answer. The seed's body.
+    #[error("queue unavailable: {0}")]
+    QueueUnavailable(String),
+    /// 500: `context` is the seed's message (`Failed to queue job`); the cause is logged, and
+    /// shown only in development (see [`InternalCause`]).
+    #[error("{context}: {cause}")]
+    Internal {
+        context: &'static str,
+        cause: String,
+    },
+}
+
+/// Attached to a 500 response so that, in development only, a middleware can add the cause
+/// as `details` (the seed's behaviour). Outside development nobody reads it.
+#[derive(Debug, Clone)]
+pub struct InternalCause {
+    pub context: &'static str,
+    pub cause: String,
+}
+
+impl ApiError {
+    pub fn not_found(message: &'static str) -> Self {
+        Self::NotFound {
+            message,
+            details: None,
+        }
+    }
+
+    pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
+        Self::Internal {
+            context,
+            cause: cause.to_string(),
+        }
+    }
+
+    fn body(&self) -> Value {
+        match self {
+            Self::Validation(errors) => {
+                json!({"error": "Validation failed", "details": errors.to_zod_format()})
+            }
+            Self::BadRequest(message) => json!({"error": "Bad request", "details": message}),
+            Self::Unauthorized(message) | Self::Forbidden(message) => json!({"error": message}),
+            Self::NotFound { message, details } => match details {
+                Some(details) => json!({"error": message, "details": details}),
+                None => json!({"error": message}),
+            },
+            Self::Conflict(message) => json!({"error": message}),
+            Self::PayloadTooLarge => json!({"error": "Payload too large"}),
+            Self::UnsupportedMediaType => {
+                json!({"error": "Validation failed", "details": {"_errors": ["Content-Type must be application/json"]}})
+            }
+            Self::TooManyRequests => json!({"error": "Too many requests, try again later"}),
+            Self::QueueUnavailable(_) => {
+                json!({"error": "Agent execution service not initialized"})
+            }
+            Self::Internal { context, .. } => json!({"error": context}),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            // the seed answers 400 for anything that is not a valid body
+            Self::UnsupportedMediaType => StatusCode::BAD_REQUEST,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code()).json(self.body());
+        match self {
+            Self::Internal { context, cause } => {
+                tracing::error!(error = %self, "request failed");
+                response.extensions_mut().insert(InternalCause {
+                    context,
+                    cause: cause.clone(),
+                });
+            }
+            Self::QueueUnavailable(_) => tracing::warn!(error = %self, "queue unavailable"),
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<agentq_queue::QueueError> for ApiError {
+    fn from(err: agentq_queue::QueueError) -> Self {
+        if err.is_connection_error() || matches!(err, agentq_queue::QueueError::Batch(_)) {
+            Self::QueueUnavailable(err.to_string())
+        } else {
+            Self::internal("Queue error", err)
+        }
+    }
+}
+
+impl From<agentq_store::StoreError> for ApiError {
+    fn from(err: agentq_store::StoreError) -> Self {
+        use agentq_store::StoreError;
+        match err {
+            StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            StoreError::NotFound(what) | StoreError::MissingReference(what) => Self::NotFound {
+                message: "Not found",
+                details: Some(what),
+            },
+            StoreError::TooLarge { .. } => Self::PayloadTooLarge,
+            other => Self::internal("Database error", other),
+        }
+    }
+}

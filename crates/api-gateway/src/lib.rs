@@ -1,0 +1,138 @@
+//! agentq's HTTP API (actix-web): the seed's agent-execution contract, auth, users, projects,
+//! tasks, agents, health and metrics.
+
+pub mod auth;
+pub mod body;
+pub mod bootstrap;
+pub mod cli;
+pub mod crypto;
+pub mod error;
+pub mod routes;
+pub mod settings;
+pub mod state;
+
+use std::net::TcpListener;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use agentq_queue::{Queue, QueueConfig, Redis};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Jwt;
+use crate::crypto::SecretBox;
+use crate::error::InternalCause;
+use crate::settings::Settings;
+use crate::state::{AppState, LoginLimits};
+
+/// Connects to the database (migrating it) and Redis, and builds the shared state.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let db = agentq_store::connect_and_migrate(settings.database_url.expose()).await?;
+    let redis = Redis::open(settings.redis_url.expose())?;
+    let mut queue_config = QueueConfig::named(settings.queue.clone());
+    queue_config.max_attempts = settings.attempts;
+    queue_config.backoff.base = std::time::Duration::from_millis(settings.backoff_base_ms);
+    Ok(AppState {
+        queue: Queue::new(redis, queue_config),
+        jwt: Jwt::new(settings.jwt_secret.expose()),
+        secrets: SecretBox::new(settings.secret_key.expose()),
+        login_limits: LoginLimits::default(),
+        db,
+        settings,
+    })
+}
+
+/// The Prometheus recorder. The `metrics` facade has one recorder per process, so servers
+/// started in one process (tests) share it.
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // another recorder may already be installed (an embedding program): keep ours
+            // for rendering anyway
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let development = state.settings.development;
+    let state = web::Data::new(state);
+    let handle = web::Data::new(prometheus());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(handle.clone())
+            .configure(routes::configure)
+            .default_service(web::to(|| async {
+                HttpResponse::NotFound().json(json!({"error": "Not found"}))
+            }))
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                with_dev_details(development, req, next)
+            }))
+            .wrap(actix_web::middleware::from_fn(record_request))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+    });
+    server.await
+}
+
+/// Request counts and latency by route pattern and status.
+async fn record_request(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("agentq_http_requests_total", &labels).increment(1);
+    metrics::histogram!("agentq_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// In development, a 500 shows its cause as `details` (the seed's behaviour); elsewhere the
+/// body stays as the error built it.
+async fn with_dev_details(
+    development: bool,
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    if !development {
+        return Ok(res);
+    }
+    let cause = res.response().extensions().get::<InternalCause>().cloned();
+    Ok(match cause {
+        Some(cause) => res.into_response(
+            HttpResponse::InternalServerError()
+                .json(json!({"error": cause.context, "details": cause.cause})),
+        ),
+        None => res,
+    })
+}

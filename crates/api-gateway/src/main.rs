@@ -1,0 +1,52 @@
+use std::net::TcpListener;
+
+use agentq_api_gateway::cli::{Cli, Command};
+use agentq_api_gateway::settings::Settings;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    match cli.command {
+        None | Some(Command::Serve) => serve(settings).await,
+        Some(command) => agentq_api_gateway::cli::run_admin(command, settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.addr)?;
+    let state = agentq_api_gateway::build_state(settings).await?;
+    agentq_api_gateway::bootstrap::ensure_admin(&state).await?;
+    tracing::info!(addr = %listener.local_addr()?, "api-gateway listening");
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal.cancel();
+    });
+    agentq_api_gateway::run(state, listener, shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}

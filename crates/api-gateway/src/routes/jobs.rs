@@ -1,0 +1,377 @@
+//! The seed's agent-execution routes, plus retry, list and logs.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use agentq_domain::{JobId, JobRequest, JobState, QueueJobRequest};
+use agentq_queue::{CancelOutcome, NewJob, RetryOutcome};
+use agentq_store::{JobFilter, JobRecord, NewJobRecord, Scope};
+use chrono::{NaiveDateTime, SecondsFormat};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::body::json_bytes;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/agent-execution/queue", web::post().to(queue_job))
+        .route("/api/agent-execution/jobs", web::get().to(list_jobs))
+        .route("/api/agent-execution/jobs/{id}", web::get().to(job_status))
+        .route(
+            "/api/agent-execution/jobs/{id}/cancel",
+            web::post().to(cancel_job),
+        )
+        .route(
+            "/api/agent-execution/jobs/{id}/retry",
+            web::post().to(retry_job),
+        )
+        .route(
+            "/api/agent-execution/jobs/{id}/logs",
+            web::get().to(job_logs),
+        );
+}
+
+/// ISO 8601 with milliseconds and `Z`, as JavaScript's `toISOString()`.
+pub fn iso(at: NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn iso_ms(ms: u64) -> Option<String> {
+    i64::try_from(ms)
+        .ok()
+        .map(|ms| iso(agentq_store::from_millis(ms)))
+}
+
+/// A job id from the path; anything else is a job that does not exist.
+fn job_id(raw: &str, not_found: ApiError) -> Result<JobId, ApiError> {
+    raw.parse().map_err(|_| not_found)
+}
+
+/// The job row, if the caller may see it.
+async fn visible_job(
+    state: &AppState,
+    scope: &Scope,
+    id: &JobId,
+) -> Result<Option<JobRecord>, ApiError> {
+    Ok(agentq_store::job_by_job_id(&state.db, scope, id).await?)
+}
+
+async fn queue_job(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let body = json_bytes(&req, payload, &state).await?;
+    let request = QueueJobRequest::parse(&body).map_err(ApiError::Validation)?;
+    let task = agentq_store::task_by_id(&state.db, &caller.scope, request.task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Task not found"))?;
+    let agent = agentq_store::agent_by_id(&state.db, request.agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Agent not found"))?;
+    let priority = request.priority();
+    let job_id = JobId::new();
+    let job_data = job_data(&state, &request, &task, caller.user.id)?;
+    let record = agentq_store::insert_job(
+        &state.db,
+        NewJobRecord {
+            job_id,
+            queue_name: state.settings.queue.clone(),
+            task: task.id,
+            task_code: task.code.clone(),
+            agent: agent.id,
+            project: task.project,
+            priority,
+            max_attempts: state.settings.attempts,
+            job_data: job_data.clone(),
+            queued_by: Some(caller.user.id),
+        },
+    )
+    .await
+    .map_err(|e| ApiError::internal("Failed to queue job", e))?;
+    let job = NewJob {
+        id: job_id,
+        priority,
+        project: Some(task.project),
+        task: Some(task.id),
+        payload: job_data.to_string(),
+        max_attempts: Some(state.settings.attempts),
+    };
+    if let Err(err) = state.queue.enqueue(&job).await {
+        // the row must not wait for a job that is not queued: mark it, then answer 503
+        abandon(&state, &job_id).await;
+        return Err(err.into());
+    }
+    Ok(HttpResponse::Created().json(json!({
+        "success": true,
+        "data": {
+            "jobId": job_id.to_string(),
+            "taskId": task.id.get(),
+            "taskCode": task.code,
+            "agentId": agent.id.get(),
+            "agentName": agent.name,
+            "projectId": task.project.get(),
+            "status": "queued",
+            "priority": priority.as_str(),
+            "queuedAt": iso(record.queued_at),
+        },
+        "message": "Job queued successfully"
+    })))
+}
+
+/// What the worker gets: the request, with MCP credentials sealed.
+fn job_data(
+    state: &AppState,
+    request: &JobRequest,
+    task: &agentq_store::Task,
+    user: agentq_domain::UserId,
+) -> Result<Value, ApiError> {
+    let mut configs = Vec::with_capacity(request.mcp_configs.len());
+    for config in &request.mcp_configs {
+        let mut value = json!({
+            "serverName": config.server_name,
+            "serverUrl": config.server_url,
+            "authType": config.auth_type,
+            "enabled": config.enabled,
+        });
+        if let Some(credentials) = &config.auth_credentials {
+            let plain = serde_json::to_vec(credentials)
+                .map_err(|e| ApiError::internal("Failed to queue job", e))?;
+            let sealed = state
+                .secrets
+                .seal(&plain)
+                .ok_or_else(|| ApiError::internal("Failed to queue job", "encryption failed"))?;
+            value["authCredentialsSealed"] = json!(sealed);
+        }
+        configs.push(value);
+    }
+    Ok(json!({
+        "taskId": request.task_id.get(),
+        "taskCode": task.code,
+        "agentId": request.agent_id.get(),
+        "projectId": task.project.get(),
+        "userId": user.get(),
+        "priority": request.priority().as_str(),
+        "metadata": request.metadata,
+        "context": request.context,
+        "mcpConfigs": configs,
+    }))
+}
+
+/// A row whose enqueue failed ends cancelled, so it is neither shown as waiting forever nor
+/// re-enqueued by the reconciler. Position (0, 1) is before any real queue event.
+async fn abandon(state: &AppState, job_id: &JobId) {
+    let change = agentq_store::JobTransition {
+        status: Some(JobState::Cancelled),
+        last_error: Some("the queue was unavailable when the job was submitted".into()),
+        ..Default::default()
+    };
+    let position = agentq_store::EventPosition { ms: 0, seq: 1 };
+    if let Err(err) = agentq_store::apply_transition(&state.db, job_id, position, change).await {
+        tracing::error!(%job_id, error = %err, "could not mark an unqueued job");
+    }
+}
+
+/// The job as clients see it: the SQL row, with the queue's live state where it has one.
+fn job_view(record: &JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Value {
+    let status = live.map_or(record.status, |l| l.state);
+    let progress = live.map_or(record.progress, |l| l.progress.max(record.progress));
+    let attempts = live.map_or(record.attempts_made, |l| {
+        l.attempts_made.max(record.attempts_made)
+    });
+    let started = live
+        .and_then(|l| l.started_at)
+        .and_then(iso_ms)
+        .or(record.started_at.map(iso));
+    let finished = live
+        .and_then(|l| l.finished_at)
+        .and_then(iso_ms)
+        .or(record.completed_at.map(iso));
+    let result = record.result.clone().or_else(|| {
+        live.and_then(|l| l.result.as_deref())
+            .map(|r| serde_json::from_str(r).unwrap_or_else(|_| json!(r)))
+    });
+    let error = record
+        .last_error
+        .clone()
+        .or_else(|| live.and_then(|l| l.error.clone()));
+    json!({
+        "jobId": record.job_id.to_string(),
+        "taskId": record.task.get(),
+        "taskCode": record.task_code,
+        "agentId": record.agent.get(),
+        "projectId": record.project.get(),
+        "queueName": record.queue_name,
+        "status": status,
+        "progress": progress,
+        "priority": record.priority.as_str(),
+        "attemptsMade": attempts,
+        "maxAttempts": record.max_attempts,
+        "queuedAt": iso(record.queued_at),
+        "startedAt": started,
+        "completedAt": finished,
+        "executionTimeMs": record.execution_time_ms,
+        "result": result,
+        "lastError": error,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+    })
+}
+
+async fn job_status(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path, ApiError::not_found("Job not found"))?;
+    let record = visible_job(&state, &caller.scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    let live = state.queue.job(&id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "data": job_view(&record, live.as_ref())})))
+}
+
+fn cannot_cancel() -> ApiError {
+    ApiError::NotFound {
+        message: "Job not found or cannot be cancelled",
+        details: Some("Job may already be completed or does not exist"),
+    }
+}
+
+async fn cancel_job(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path, cannot_cancel())?;
+    let record = visible_job(&state, &caller.scope, &id)
+        .await?
+        .ok_or_else(cannot_cancel)?;
+    match state.queue.cancel(&id).await? {
+        CancelOutcome::Cancelled | CancelOutcome::Requested => {}
+        CancelOutcome::Finished | CancelOutcome::NotFound => return Err(cannot_cancel()),
+    }
+    let entry = agentq_store::ActivityEntry {
+        user: Some(caller.user.id),
+        action: "job_cancelled".into(),
+        project: Some(record.project),
+        task: Some(record.task),
+        job: Some(id),
+        detail: None,
+    };
+    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
+        tracing::warn!(job_id = %id, error = %err, "could not log the cancel");
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "data": {"jobId": id.to_string(), "status": "cancelled", "cancelledAt": iso(agentq_store::now())},
+        "message": "Job cancelled successfully"
+    })))
+}
+
+async fn retry_job(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path, ApiError::not_found("Job not found"))?;
+    let record = visible_job(&state, &caller.scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    match state.queue.retry(&id).await? {
+        RetryOutcome::Queued => {}
+        RetryOutcome::NotFailed => {
+            return Err(ApiError::Conflict("Only failed jobs can be retried".into()));
+        }
+        RetryOutcome::NotFound => return Err(ApiError::not_found("Job not found")),
+    }
+    let entry = agentq_store::ActivityEntry {
+        user: Some(caller.user.id),
+        action: "job_retried".into(),
+        project: Some(record.project),
+        task: Some(record.task),
+        job: Some(id),
+        detail: None,
+    };
+    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
+        tracing::warn!(job_id = %id, error = %err, "could not log the retry");
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "data": {"jobId": id.to_string(), "status": "waiting"},
+        "message": "Job queued for retry"
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    agent_id: Option<String>,
+    task_id: Option<String>,
+    project_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn parse_param<T: std::str::FromStr>(
+    name: &str,
+    value: Option<&String>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid {name}: {v:?}")))
+        })
+        .transpose()
+}
+
+async fn list_jobs(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<ListQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .into_inner();
+    let states = match &query.state {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                s.parse::<JobState>()
+                    .map_err(|_| ApiError::BadRequest(format!("invalid state: {s:?}")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let filter = JobFilter {
+        states,
+        agent: parse_param("agentId", query.agent_id.as_ref())?,
+        task: parse_param("taskId", query.task_id.as_ref())?,
+        project: parse_param("projectId", query.project_id.as_ref())?,
+    };
+    let limit: u64 = parse_param("limit", query.limit.as_ref())?.unwrap_or(50);
+    let cursor: Option<i64> = parse_param("cursor", query.cursor.as_ref())?;
+    let page = agentq_store::list_jobs(&state.db, &caller.scope, &filter, limit, cursor).await?;
+    let jobs: Vec<Value> = page.jobs.iter().map(|j| job_view(j, None)).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "data": jobs,
+        "nextCursor": page.next_cursor.map(|c| c.to_string()),
+    })))
+}
+
+async fn job_logs(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path, ApiError::not_found("Job not found"))?;
+    visible_job(&state, &caller.scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    let lines = state.queue.logs(&id).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "data": {"jobId": id.to_string(), "lines": lines}})))
+}
