@@ -1,0 +1,171 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn admins_create_users_projects_members_and_agents() {
+    let app = TestApp::start().await;
+    let token = &app.admin_token;
+    let (status, user) = app
+        .post(
+            "/api/users",
+            token,
+            &json!({"email": "New.Dev@example.com", "password": "long enough", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["data"]["email"], "new.dev@example.com");
+    assert!(user["data"].get("password").is_none() && user["data"].get("passwordHash").is_none());
+    let (status, _) = app
+        .post(
+            "/api/users",
+            token,
+            &json!({"email": "new.dev@example.com", "password": "long enough", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, project) = app
+        .post("/api/projects", token, &json!({"name": "Gemini"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let project_id = project["data"]["id"].as_i64().expect("id");
+    let members = format!("/api/projects/{project_id}/members");
+    let (status, json) = app
+        .post(&members, token, &json!({"userId": user["data"]["id"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let (status, _) = app.post(&members, token, &json!({"userId": 999_999})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, agent) = app
+        .post("/api/agents", token, &json!({"name": "tester", "kind": "command", "command": ["cargo", "test"], "maxConcurrency": 1}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    assert_eq!(agent["data"]["timeoutSecs"], 1800);
+    let (status, _) = app
+        .post("/api/agents", token, &json!({"name": "remote", "kind": "http", "endpointUrl": "https://agents.example.com/run"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for bad in [
+        json!({"name": "x", "kind": "command"}),
+        json!({"name": "x", "kind": "shell", "command": ["sh"]}),
+        json!({"name": "x", "kind": "http", "endpointUrl": "not a url"}),
+        json!({"name": "x", "kind": "command", "command": []}),
+    ] {
+        let (status, json) = app.post("/api/agents", token, &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {json}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_cannot_use_admin_routes() {
+    let app = TestApp::start().await;
+    let token = &app.member_token;
+    for (path, body) in [
+        (
+            "/api/users",
+            json!({"email": "x@example.com", "password": "long enough", "role": "admin"}),
+        ),
+        ("/api/projects", json!({"name": "Mine"})),
+        (
+            "/api/agents",
+            json!({"name": "mine", "kind": "command", "command": ["true"]}),
+        ),
+        (
+            &format!("/api/projects/{}/members", app.project.id) as &str,
+            json!({"userId": app.member.id.get()}),
+        ),
+    ] {
+        let (status, json) = app.post(path, token, &body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(json, json!({"error": "Admin access required"}));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_work_with_tasks_of_their_projects() {
+    let app = TestApp::start().await;
+    let tasks = format!("/api/projects/{}/tasks", app.project.id);
+    let (status, json) = app
+        .post(
+            &tasks,
+            &app.member_token,
+            &json!({"code": "DFO-2000", "title": "Write tests"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    assert_eq!(json["data"]["status"], "todo");
+    let (status, json) = app
+        .post(
+            &tasks,
+            &app.member_token,
+            &json!({"code": "DFO-2000", "title": "Again"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{json}");
+    let (status, json) = app.get(&tasks, &app.member_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["data"].as_array().map(Vec::len), Some(2));
+    let (_, projects) = app.get("/api/projects", &app.member_token).await;
+    assert_eq!(
+        projects["data"],
+        json!([{"id": app.project.id.get(), "name": "Apollo"}])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_see_agents_but_not_how_they_run() {
+    let app = TestApp::start().await;
+    let (_, as_member) = app.get("/api/agents", &app.member_token).await;
+    let agent = &as_member["data"][0];
+    assert_eq!(agent["name"], "coder");
+    assert!(agent.get("env").is_none() && agent.get("command").is_none());
+    let (_, as_admin) = app.get("/api/agents", &app.admin_token).await;
+    assert_eq!(as_admin["data"][0]["command"], json!(["/bin/true"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::start().await;
+    let (status, json) = read(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((status, json), (StatusCode::OK, json!({"status": "ok"})));
+    let (status, json) = read(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    app.queue_job().await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("agentq_http_requests_total"), "{text}");
+    assert!(
+        text.contains("route=\"/api/agent-execution/queue\""),
+        "{text}"
+    );
+    assert!(text.contains("agentq_queue_jobs"), "{text}");
+    app.stop().await;
+}

@@ -1,0 +1,11 @@
+//! The gateway as a client sees it: the real server on port 0, a real SQLite database of the
+//! test's own, the real Redis (a queue of the test's own), and a real HTTP client.
+
+mod helpers;
+
+mod accounts;
+mod auth;
+mod failures;
+mod jobs;
+mod security;
+mod subcommands;
