@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod backends;
 mod failures;
 mod jobs;
 mod security;
