@@ -32,6 +32,8 @@ bench_queue() {
 }
 
 case "$which" in
-    all | queue) bench_queue ;;
-    *) echo "unknown benchmark '$which' (known: queue)" >&2; exit 2 ;;
+    all) bench_queue; scripts/api-bench/run.sh ;;
+    queue) bench_queue ;;
+    api) scripts/api-bench/run.sh ;;
+    *) echo "unknown benchmark '$which' (known: queue, api)" >&2; exit 2 ;;
 esac
