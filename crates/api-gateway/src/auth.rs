@@ -161,12 +161,16 @@ impl FromRequest for Caller {
                 .jwt
                 .verify(&token)
                 .ok_or(ApiError::Unauthorized("Invalid or expired token"))?;
-            // the user is read each time, so a deleted user or a changed role counts at once
+            if let Some(caller) = state.callers.get(user_id) {
+                return Ok(caller);
+            }
             let user = agentq_store::user_by_id(&state.db, user_id)
                 .await?
                 .ok_or(ApiError::Unauthorized("Invalid or expired token"))?;
             let scope = agentq_store::scope_for(&state.db, &user).await?;
-            Ok(Self { user, scope })
+            let caller = Self { user, scope };
+            state.callers.put(user_id, caller.clone());
+            Ok(caller)
         })
     }
 }
@@ -192,5 +196,34 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+}
+
+/// Callers recently read from the database. A user's role and projects are read at most once
+/// per [`CallerCache::TTL`], which saves two queries on almost every request; a removed member
+/// or a demoted admin loses access within that time.
+#[derive(Debug, Default)]
+pub struct CallerCache {
+    entries: std::sync::Mutex<std::collections::HashMap<UserId, (std::time::Instant, Caller)>>,
+}
+
+impl CallerCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Past this many users the cache starts over rather than grow without bound.
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, user: UserId) -> Option<Caller> {
+        let entries = self.entries.lock().ok()?;
+        let (at, caller) = entries.get(&user)?;
+        (at.elapsed() < Self::TTL).then(|| caller.clone())
+    }
+
+    fn put(&self, user: UserId, caller: Caller) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(user, (std::time::Instant::now(), caller));
+        }
     }
 }

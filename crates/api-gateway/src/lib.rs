@@ -5,7 +5,6 @@ pub mod auth;
 pub mod body;
 pub mod bootstrap;
 pub mod cli;
-pub mod crypto;
 pub mod error;
 pub mod routes;
 pub mod settings;
@@ -23,11 +22,11 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Jwt;
-use crate::crypto::SecretBox;
+use crate::auth::{CallerCache, Jwt};
 use crate::error::InternalCause;
 use crate::settings::Settings;
 use crate::state::{AppState, LoginLimits};
+use agentq_secrets::SecretBox;
 
 /// Connects to the database (migrating it) and Redis, and builds the shared state.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
@@ -41,6 +40,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         jwt: Jwt::new(settings.jwt_secret.expose()),
         secrets: SecretBox::new(settings.secret_key.expose()),
         login_limits: LoginLimits::default(),
+        callers: CallerCache::default(),
         db,
         settings,
     })

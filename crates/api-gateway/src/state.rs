@@ -6,9 +6,9 @@ use agentq_queue::Queue;
 use agentq_store::Db;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::auth::Jwt;
-use crate::crypto::SecretBox;
+use crate::auth::{CallerCache, Jwt};
 use crate::settings::Settings;
+use agentq_secrets::SecretBox;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -18,6 +18,7 @@ pub struct AppState {
     pub secrets: SecretBox,
     pub settings: Settings,
     pub login_limits: LoginLimits,
+    pub callers: CallerCache,
 }
 
 /// Login attempts allowed per client address and per email, so that neither one address

@@ -85,6 +85,11 @@ impl Keys {
         self.key("stats")
     }
 
+    /// String: the holder of a named lock (`recorder`, `reconciler`), with a time to live.
+    pub fn lock(&self, name: &str) -> String {
+        self.key(&format!("lock:{name}"))
+    }
+
     /// Pub/sub channel: the id of an active job whose cancel was requested.
     pub fn control_channel(&self) -> String {
         self.key("control")
@@ -113,6 +118,7 @@ mod tests {
             keys.order(),
             keys.stats(),
             keys.control_channel(),
+            keys.lock("recorder"),
         ] {
             assert!(key.starts_with("aq:{agent-execution}:"), "{key}");
         }

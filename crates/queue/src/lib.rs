@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod inspect;
 mod keys;
+mod lock;
 mod producer;
 mod report;
 mod runner;

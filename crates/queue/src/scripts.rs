@@ -12,6 +12,8 @@ pub(crate) struct Scripts {
     pub progress: Script,
     pub log: Script,
     pub trim_events: Script,
+    pub lock: Script,
+    pub unlock: Script,
 }
 
 impl Default for Scripts {
@@ -25,6 +27,8 @@ impl Default for Scripts {
             progress: Script::new(include_str!("../lua/progress.lua")),
             log: Script::new(include_str!("../lua/log.lua")),
             trim_events: Script::new(include_str!("../lua/trim_events.lua")),
+            lock: Script::new(include_str!("../lua/lock.lua")),
+            unlock: Script::new(include_str!("../lua/unlock.lua")),
         }
     }
 }

@@ -40,11 +40,22 @@ pub use sea_orm::DatabaseConnection as Db;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Connections a pool keeps at most: enough for a busy gateway's concurrent requests.
+const MAX_CONNECTIONS: u32 = 32;
+
 /// Connects to `url` (sqlite://, mysql://, postgres://).
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
-    // statements are logged by tracing at debug level only: they may carry job payloads
-    options.sqlx_logging(false);
+    // statements would carry job payloads: never log them
+    options.sqlx_logging(false).max_connections(MAX_CONNECTIONS);
+    // SQLite: write-ahead log (readers do not wait for the writer) with fsync at checkpoints
+    // rather than at every commit, which keeps every committed transaction across a process
+    // crash; writers queue for up to 5 s instead of failing with SQLITE_BUSY
+    options.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5))
+    });
     Ok(Database::connect(options).await?)
 }
 

@@ -128,7 +128,7 @@ async fn mcp_credentials_are_sealed_at_rest_and_never_shown() {
             .try_into()
             .expect("32 bytes")
     };
-    let plain = agentq_api_gateway::crypto::SecretBox::new(&key)
+    let plain = agentq_secrets::SecretBox::new(&key)
         .open(&sealed)
         .expect("opens");
     assert_eq!(

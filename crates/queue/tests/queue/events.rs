@@ -156,3 +156,27 @@ async fn each_jobs_events_come_in_the_order_of_its_transitions() {
     });
     assert_eq!(ids, sorted);
 }
+
+#[tokio::test]
+async fn a_lock_has_one_holder_at_a_time_until_it_expires_or_is_released() {
+    let queue = queue();
+    let ttl = Duration::from_millis(200);
+    assert!(queue.lock("recorder", "a", ttl).await.expect("lock"));
+    assert!(!queue.lock("recorder", "b", ttl).await.expect("lock"));
+    assert!(queue.lock("recorder", "a", ttl).await.expect("renew"));
+    assert!(!queue.unlock("recorder", "b").await.expect("unlock"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        queue
+            .lock("recorder", "b", ttl)
+            .await
+            .expect("expired: b takes it")
+    );
+    assert!(queue.unlock("recorder", "b").await.expect("unlock"));
+    assert!(
+        queue
+            .lock("recorder", "a", ttl)
+            .await
+            .expect("released: a takes it")
+    );
+}

@@ -1,0 +1,51 @@
+//! agentq's worker: leases jobs, runs their agents, and records every outcome in SQL.
+
+pub mod command;
+pub mod job;
+pub mod recorder;
+pub mod settings;
+
+use std::sync::Arc;
+
+use agentq_queue::{Queue, QueueConfig, Redis, WorkerOptions, WorkerReport, run_worker};
+use agentq_secrets::SecretBox;
+use tokio_util::sync::CancellationToken;
+
+use crate::job::{JobContext, process_one};
+use crate::settings::Settings;
+
+/// Runs the worker pool and the recorder until `shutdown`; returns what the pool did.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<WorkerReport> {
+    let db = agentq_store::connect_and_migrate(&settings.database_url).await?;
+    let mut config = QueueConfig::named(settings.queue.clone());
+    config.lease = settings.lease;
+    config.max_attempts = settings.attempts;
+    config.backoff.base = settings.backoff_base;
+    let queue = Queue::new(Redis::open(&settings.redis_url)?, config);
+    let ctx = Arc::new(JobContext {
+        queue: queue.clone(),
+        db: db.clone(),
+        secrets: SecretBox::new(&settings.secret_key),
+    });
+    let recorder = tokio::spawn(recorder::run_recorder(
+        queue.clone(),
+        db,
+        settings.worker_id.clone(),
+        shutdown.clone(),
+    ));
+    let mut options = WorkerOptions::new(settings.worker_id.clone(), settings.concurrency);
+    options.shutdown_grace = settings.shutdown_grace;
+    tracing::info!(worker = %settings.worker_id, concurrency = settings.concurrency, "queue-worker running");
+    let report = run_worker(
+        queue,
+        options,
+        move |job, stop| {
+            let ctx = ctx.clone();
+            async move { process_one(&ctx, job, stop).await }
+        },
+        shutdown,
+    )
+    .await;
+    let _ = recorder.await;
+    Ok(report)
+}

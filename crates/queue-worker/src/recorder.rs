@@ -1,0 +1,170 @@
+//! The recorder: applies every transition of the queue's events stream to `agent_jobs`, through
+//! the stream's consumer group, acknowledging an event only after its SQL write. A database
+//! outage delays records and loses none: unacknowledged events are read again.
+//!
+//! One recorder writes at a time (under a Redis lock): the store applies an event only if it is
+//! later than the last one applied, so two recorders racing would drop the earlier event's
+//! fields (a job's `started_at`, say).
+
+use std::time::Duration;
+
+use agentq_domain::{Backoff, JobEventKind, JobState};
+use agentq_queue::{Queue, QueueEvent, RecorderGroup};
+use agentq_store::{Db, EventPosition, JobTransition};
+use tokio_util::sync::CancellationToken;
+
+/// How many events one read takes.
+const BATCH: usize = 200;
+/// How long one blocking read waits for new events.
+const BLOCK: Duration = Duration::from_secs(2);
+/// How long the recorder lock lasts; it is renewed every third of it.
+const LOCK_TTL: Duration = Duration::from_secs(15);
+const LOCK_NAME: &str = "recorder";
+
+/// What an event changes in the job's row; `None` for events that change nothing there.
+pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
+    let at = i64::try_from(event.time_ms())
+        .ok()
+        .map(agentq_store::from_millis);
+    let attempts = |name| event.number(name).and_then(|n| u32::try_from(n).ok());
+    let error = || event.field("error").map(str::to_owned);
+    let change = match event.kind {
+        JobEventKind::Queued => JobTransition {
+            status: Some(JobState::Waiting),
+            ..JobTransition::default()
+        },
+        JobEventKind::Started => JobTransition {
+            status: Some(JobState::Active),
+            started_at: at,
+            ..JobTransition::default()
+        },
+        JobEventKind::Progress => JobTransition {
+            progress: event.number("progress").and_then(|p| u8::try_from(p).ok()),
+            ..JobTransition::default()
+        },
+        JobEventKind::Completed => JobTransition {
+            status: Some(JobState::Completed),
+            completed_at: at,
+            progress: Some(100),
+            attempts_made: attempts("attempt"),
+            result: event.field("result").map(|r| {
+                serde_json::from_str(r).unwrap_or_else(|_| serde_json::Value::String(r.into()))
+            }),
+            execution_time_ms: event
+                .number("duration_ms")
+                .and_then(|d| i64::try_from(d).ok()),
+            ..JobTransition::default()
+        },
+        JobEventKind::Retrying => JobTransition {
+            status: Some(JobState::Delayed),
+            attempts_made: attempts("attempts_made"),
+            last_error: error(),
+            ..JobTransition::default()
+        },
+        JobEventKind::Failed => JobTransition {
+            status: Some(JobState::Failed),
+            completed_at: at,
+            attempts_made: attempts("attempts_made"),
+            last_error: error().map(|e| e.lines().next().unwrap_or_default().to_owned()),
+            error_stack: error().filter(|e| e.contains('\n')),
+            ..JobTransition::default()
+        },
+        JobEventKind::Cancelled => JobTransition {
+            status: Some(JobState::Cancelled),
+            completed_at: at,
+            ..JobTransition::default()
+        },
+        JobEventKind::Log => return None,
+    };
+    Some(change)
+}
+
+/// Writes one event's change; retries while the database is down (until shutdown).
+async fn record(db: &Db, event: &QueueEvent, shutdown: &CancellationToken) -> bool {
+    let Some(change) = transition_for(event) else {
+        return true;
+    };
+    let Some(position) = EventPosition::parse(&event.id) else {
+        return true;
+    };
+    let mut failures = 0;
+    loop {
+        match agentq_store::apply_transition(db, &event.job, position, change.clone()).await {
+            Ok(_) => return true,
+            Err(err) => {
+                failures += 1;
+                let delay = Backoff::RECONNECT.delay(failures);
+                tracing::warn!(job = %event.job, error = %err, "recording failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => return false,
+                }
+            }
+        }
+    }
+}
+
+/// Runs the recorder until `shutdown`: waits for the lock, then records and acknowledges.
+pub async fn run_recorder(queue: Queue, db: Db, consumer: String, shutdown: CancellationToken) {
+    let mut failures = 0;
+    while !shutdown.is_cancelled() {
+        match record_while_leader(&queue, &db, &consumer, &shutdown).await {
+            Ok(()) => failures = 0,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(error = %err, "recorder interrupted");
+            }
+        }
+        let pause = if failures == 0 {
+            LOCK_TTL / 3
+        } else {
+            Backoff::RECONNECT.delay(failures)
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+    let _ = queue.unlock(LOCK_NAME, &consumer).await;
+}
+
+async fn record_while_leader(
+    queue: &Queue,
+    db: &Db,
+    consumer: &str,
+    shutdown: &CancellationToken,
+) -> agentq_queue::Result<()> {
+    if !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
+        return Ok(());
+    }
+    let group = queue.recorder_group(RecorderGroup::DEFAULT_NAME).await?;
+    let mut conn = queue.redis().blocking_connection(BLOCK).await?;
+    // events an earlier run of this consumer read but did not acknowledge come first
+    let mut pending = group.unacknowledged(&mut conn, consumer, BATCH).await?;
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        if renewed.elapsed() > LOCK_TTL / 3 {
+            if !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
+                return Ok(());
+            }
+            renewed = tokio::time::Instant::now();
+            queue.trim_events(RecorderGroup::DEFAULT_NAME).await?;
+        }
+        let events = if pending.is_empty() {
+            group.read(&mut conn, consumer, BATCH, BLOCK).await?
+        } else {
+            std::mem::take(&mut pending)
+        };
+        let mut recorded = Vec::with_capacity(events.len());
+        for event in &events {
+            if !record(db, event, shutdown).await {
+                break;
+            }
+            recorded.push(event.id.clone());
+        }
+        group.ack(&recorded).await?;
+    }
+}

@@ -1,0 +1,82 @@
+//! The worker's settings, from the environment (DESIGN.md §8).
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+#[derive(Clone)]
+pub struct Settings {
+    pub redis_url: String,
+    pub database_url: String,
+    pub queue: String,
+    /// `AGENTQ_WORKER_ID`: unique per process; defaults to host and pid.
+    pub worker_id: String,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub attempts: u32,
+    pub backoff_base: Duration,
+    /// `AGENTQ_SHUTDOWN_GRACE_MS` (30000): how long running jobs may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
+    pub secret_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("queue", &self.queue)
+            .field("worker_id", &self.worker_id)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| anyhow::anyhow!("{name}: expected a whole number"))
+            })
+        };
+        let development = get("AGENTQ_ENV").as_deref() == Some("development");
+        let secret_key = match get("AGENTQ_SECRET_KEY") {
+            Some(encoded) => BASE64
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| anyhow::anyhow!("AGENTQ_SECRET_KEY: expected 32 bytes in base64"))?,
+            None if development => std::fs::read("./data/secret.key")
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "AGENTQ_SECRET_KEY: missing, and no ./data/secret.key from the gateway"
+                    )
+                })?,
+            None => anyhow::bail!("AGENTQ_SECRET_KEY: missing (required outside development)"),
+        };
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "worker".into());
+        Ok(Self {
+            redis_url: get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://./data/agentq.db?mode=rwc".into()),
+            queue: get("AGENTQ_QUEUE").unwrap_or_else(|| "agent-execution".into()),
+            worker_id: get("AGENTQ_WORKER_ID")
+                .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+            concurrency: usize::try_from(number("AGENTQ_CONCURRENCY", 5)?.max(1))?,
+            lease: Duration::from_millis(number("AGENTQ_LOCK_DURATION_MS", 30_000)?.max(100)),
+            attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?.max(1))?,
+            backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
+            shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
+            secret_key,
+        })
+    }
+}

@@ -1,0 +1,173 @@
+use std::time::Duration;
+
+use agentq_domain::{JobEventKind, JobState};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_command_agent_completes_with_its_result_progress_and_output() {
+    let h = Harness::new(&[]).await;
+    let agent = h
+        .agent(
+            r#"read input; echo "got $(echo "$input" | grep -o '"jobId":"[^"]*"')"; echo '{"progress": 50}'; echo "$GREETING from $AGENTQ_JOB_ID attempt $AGENTQ_ATTEMPT"; echo '{"log": "structured line"}'; echo '{"result": {"ok": true, "files": 3}}'"#,
+            30,
+        )
+        .await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let row = h
+        .wait_for_row(&id, JobState::Completed, Duration::from_secs(15))
+        .await;
+    assert_eq!(
+        row.result,
+        Some(serde_json::json!({"ok": true, "files": 3}))
+    );
+    assert_eq!(row.progress, 100);
+    assert_eq!(row.attempts_made, 1);
+    assert!(row.started_at.is_some() && row.completed_at.is_some());
+    assert!(row.execution_time_ms.is_some());
+
+    let logs = h.queue.logs(&id).await.expect("logs");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&format!("\"jobId\":\"{id}\""))),
+        "{logs:?}"
+    );
+    assert!(
+        logs.contains(&format!("hello from {id} attempt 1")),
+        "{logs:?}"
+    );
+    assert!(logs.contains(&"structured line".to_owned()), "{logs:?}");
+    let events = h.queue.events_after("0", 1000).await.expect("events");
+    let kinds: Vec<_> = events
+        .iter()
+        .filter(|e| e.job == id)
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&JobEventKind::Progress), "{kinds:?}");
+    assert!(kinds.contains(&JobEventKind::Log), "{kinds:?}");
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup();
+}
+
+#[tokio::test]
+async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr() {
+    let h = Harness::new(&[]).await;
+    let agent = h
+        .agent("echo working; echo 'disk is full' >&2; exit 3", 30)
+        .await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let row = h
+        .wait_for_row(&id, JobState::Failed, Duration::from_secs(15))
+        .await;
+    assert_eq!(row.attempts_made, 3);
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("exit status: 3")),
+        "{row:?}"
+    );
+    assert!(
+        row.error_stack
+            .as_deref()
+            .is_some_and(|e| e.contains("disk is full")),
+        "{row:?}"
+    );
+    let events = h.queue.events_after("0", 1000).await.expect("events");
+    let retries: Vec<_> = events
+        .iter()
+        .filter(|e| e.job == id && e.kind == JobEventKind::Retrying)
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[0].number("delay_ms"), Some(50));
+    assert_eq!(retries[1].number("delay_ms"), Some(100));
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup();
+}
+
+#[tokio::test]
+async fn an_agent_past_its_timeout_is_killed() {
+    let h = Harness::new(&[("AGENTQ_ATTEMPTS", "1")]).await;
+    let agent = h.agent("echo pgid $$; sleep 60", 1).await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let row = h
+        .wait_for_row(&id, JobState::Failed, Duration::from_secs(15))
+        .await;
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{row:?}"
+    );
+    assert_no_process_left(&h, &id).await;
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup();
+}
+
+#[tokio::test]
+async fn cancelling_a_running_job_kills_its_whole_process_group() {
+    let h = Harness::new(&[]).await;
+    // the agent starts a grandchild too: it must die with the agent
+    let agent = h.agent("echo pgid $$; sleep 120 & sleep 120", 300).await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    h.wait_for_row(&id, JobState::Active, Duration::from_secs(10))
+        .await;
+    // wait for the agent to report its group
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !h
+        .queue
+        .logs(&id)
+        .await
+        .expect("logs")
+        .iter()
+        .any(|l| l.starts_with("pgid "))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        h.queue.cancel(&id).await.expect("cancel"),
+        agentq_queue::CancelOutcome::Requested
+    );
+    h.wait_for_row(&id, JobState::Cancelled, Duration::from_secs(10))
+        .await;
+    assert_no_process_left(&h, &id).await;
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup();
+}
+
+/// No process of the agent's group (its leader printed `pgid <n>`) is alive.
+async fn assert_no_process_left(h: &Harness, id: &agentq_domain::JobId) {
+    let logs = h.queue.logs(id).await.expect("logs");
+    let pgid = logs
+        .iter()
+        .find_map(|l| l.strip_prefix("pgid "))
+        .expect("the agent printed its group")
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let out = std::process::Command::new("pgrep")
+            .args(["-g", &pgid])
+            .output()
+            .expect("pgrep");
+        if out.stdout.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "processes of group {pgid} survive: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,167 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use agentq_domain::{JobId, JobState, Priority};
+use agentq_queue::{NewJob, Queue, QueueConfig, Redis, WorkerReport};
+use agentq_queue_worker::settings::Settings;
+use agentq_store::{AgentKind, Db, NewAgent, NewJobRecord, Project, Scope, Task};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub struct Harness {
+    pub db: Db,
+    pub queue: Queue,
+    pub project: Project,
+    pub task: Task,
+    vars: HashMap<String, String>,
+    file: std::path::PathBuf,
+}
+
+impl Harness {
+    pub async fn new(extra: &[(&str, &str)]) -> Self {
+        let file = std::env::temp_dir().join(format!("agentq-worker-{}.db", JobId::new()));
+        let database_url = format!("sqlite://{}?mode=rwc", file.display());
+        let redis_url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let queue_name = format!("worker-test-{}", JobId::new());
+        let mut vars: HashMap<String, String> = [
+            ("REDIS_URL", redis_url.clone()),
+            ("DATABASE_URL", database_url.clone()),
+            ("AGENTQ_QUEUE", queue_name.clone()),
+            ("AGENTQ_SECRET_KEY", SECRET_KEY.into()),
+            ("AGENTQ_BACKOFF_BASE_MS", "50".into()),
+            ("AGENTQ_SHUTDOWN_GRACE_MS", "2000".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let db = agentq_store::connect_and_migrate(&database_url)
+            .await
+            .expect("db");
+        let project = agentq_store::create_project(&db, "Apollo")
+            .await
+            .expect("project");
+        let task = agentq_store::create_task(&db, project.id, "T-1", "task")
+            .await
+            .expect("task");
+        let settings = Settings::from_lookup(|n| vars.get(n).cloned()).expect("settings");
+        let mut config = QueueConfig::named(queue_name);
+        config.max_attempts = settings.attempts;
+        config.backoff.base = settings.backoff_base;
+        let queue = Queue::new(Redis::open(&redis_url).expect("redis"), config);
+        Self {
+            db,
+            queue,
+            project,
+            task,
+            vars,
+            file,
+        }
+    }
+
+    pub fn settings(&self, worker_id: &str) -> Settings {
+        let mut vars = self.vars.clone();
+        vars.insert("AGENTQ_WORKER_ID".into(), worker_id.into());
+        Settings::from_lookup(|n| vars.get(n).cloned()).expect("settings")
+    }
+
+    /// Starts a worker (pool and recorder) in this process.
+    pub fn start_worker(
+        &self,
+        worker_id: &str,
+    ) -> (CancellationToken, JoinHandle<anyhow::Result<WorkerReport>>) {
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(agentq_queue_worker::run(
+            self.settings(worker_id),
+            shutdown.clone(),
+        ));
+        (shutdown, handle)
+    }
+
+    /// A command agent running `sh -c script`.
+    pub async fn agent(&self, script: &str, timeout_secs: u64) -> agentq_store::Agent {
+        agentq_store::create_agent(
+            &self.db,
+            NewAgent {
+                name: format!("agent-{}", JobId::new()),
+                kind: AgentKind::Command(vec!["sh".into(), "-c".into(), script.into()]),
+                timeout_secs,
+                max_concurrency: None,
+                env: [("GREETING".to_owned(), "hello".to_owned())].into(),
+            },
+        )
+        .await
+        .expect("agent")
+    }
+
+    /// What the gateway does: the SQL row, then the queue.
+    pub async fn submit(&self, agent: &agentq_store::Agent) -> JobId {
+        let id = JobId::new();
+        let payload = serde_json::json!({
+            "taskId": self.task.id.get(), "taskCode": self.task.code, "agentId": agent.id.get(),
+            "projectId": self.project.id.get(), "metadata": null, "context": {"dependencies": [1]},
+            "mcpConfigs": [],
+        });
+        agentq_store::insert_job(
+            &self.db,
+            NewJobRecord {
+                job_id: id,
+                queue_name: self.queue.config().name.clone(),
+                task: self.task.id,
+                task_code: self.task.code.clone(),
+                agent: agent.id,
+                project: self.project.id,
+                priority: Priority::Medium,
+                max_attempts: self.queue.config().max_attempts,
+                job_data: payload.clone(),
+                queued_by: None,
+            },
+        )
+        .await
+        .expect("row");
+        let mut job = NewJob::new(payload.to_string());
+        job.id = id;
+        job.project = Some(self.project.id);
+        job.task = Some(self.task.id);
+        assert!(self.queue.enqueue(&job).await.expect("enqueue"));
+        id
+    }
+
+    pub async fn row(&self, id: &JobId) -> agentq_store::JobRecord {
+        agentq_store::job_by_job_id(&self.db, &Scope::All, id)
+            .await
+            .expect("sql")
+            .expect("row")
+    }
+
+    /// Waits until the SQL row reaches `state`.
+    pub async fn wait_for_row(
+        &self,
+        id: &JobId,
+        state: JobState,
+        within: Duration,
+    ) -> agentq_store::JobRecord {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let row = self.row(id).await;
+            if row.status == state {
+                return row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job stayed {:?}, expected {state:?}: {row:?}",
+                row.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn cleanup(self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}

@@ -1,0 +1,7 @@
+//! The worker with real parts: Redis (a queue of the test's own), SQLite (a file of the
+//! test's own), and real agent processes.
+
+mod helpers;
+
+mod agents;
+mod recorder;
