@@ -90,6 +90,17 @@ impl Keys {
         self.key(&format!("lock:{name}"))
     }
 
+    /// Sorted set: live workers; score = last heartbeat (ms, Redis clock).
+    pub fn workers(&self) -> String {
+        self.key("workers")
+    }
+
+    /// Hash: one worker's heartbeat (host, pid, version, concurrency, running, started at);
+    /// expires when the worker stops beating.
+    pub fn worker(&self, id: &str) -> String {
+        self.key(&format!("worker:{id}"))
+    }
+
     /// Pub/sub channel: the id of an active job whose cancel was requested.
     pub fn control_channel(&self) -> String {
         self.key("control")
@@ -119,6 +130,8 @@ mod tests {
             keys.stats(),
             keys.control_channel(),
             keys.lock("recorder"),
+            keys.workers(),
+            keys.worker("w1"),
         ] {
             assert!(key.starts_with("aq:{agent-execution}:"), "{key}");
         }

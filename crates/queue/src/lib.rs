@@ -18,6 +18,7 @@ mod producer;
 mod report;
 mod runner;
 mod scripts;
+mod workers;
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +32,7 @@ pub use inspect::{JobSnapshot, StateCounts};
 pub use keys::Keys;
 pub use producer::NewJob;
 pub use runner::{WorkerOptions, WorkerReport, run_worker};
+pub use workers::WorkerInfo;
 
 use scripts::Scripts;
 

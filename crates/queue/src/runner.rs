@@ -107,6 +107,10 @@ where
         reserved: 0,
         report: WorkerReport::default(),
     };
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let mut extend_tick = tokio::time::interval(worker.queue.config().lease / 3);
     extend_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut want_cycle = true;
@@ -186,7 +190,10 @@ where
                 }
             }
             Some(id) = cancels.recv() => worker.stop(&id, StopReason::Cancel),
-            _ = extend_tick.tick() => worker.renew().await,
+            _ = extend_tick.tick() => {
+                worker.renew().await;
+                worker.beat(started_at).await;
+            }
             () = shutdown.cancelled(), if !stopping => {
                 stopping = true;
                 grace_end = Some(Instant::now() + worker.options.shutdown_grace);
@@ -207,6 +214,9 @@ where
         }
     }
     listener.abort();
+    if let Err(err) = worker.queue.deregister(&worker.options.worker_id).await {
+        tracing::warn!(error = %err, "could not leave the worker registry");
+    }
     worker.report
 }
 
@@ -345,6 +355,26 @@ where
         {
             run.why = Some(why);
             run.stop.cancel();
+        }
+    }
+
+    /// Tells the registry this worker is alive and how busy it is. The heartbeat lives for a
+    /// whole lease, three ticks: a missed beat or two does not make a worker look dead.
+    async fn beat(&self, started_at: u64) {
+        let info = crate::WorkerInfo {
+            id: self.options.worker_id.clone(),
+            host: std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            concurrency: u32::try_from(self.options.concurrency).unwrap_or(u32::MAX),
+            running: u32::try_from(self.running.len()).unwrap_or(u32::MAX),
+            started_at,
+            last_beat: 0,
+        };
+        if let Err(err) = self.queue.heartbeat(&info, self.queue.config().lease).await {
+            tracing::warn!(error = %err, "heartbeat failed");
         }
     }
 

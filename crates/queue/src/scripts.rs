@@ -14,6 +14,7 @@ pub(crate) struct Scripts {
     pub trim_events: Script,
     pub lock: Script,
     pub unlock: Script,
+    pub heartbeat: Script,
 }
 
 impl Default for Scripts {
@@ -29,6 +30,7 @@ impl Default for Scripts {
             trim_events: Script::new(include_str!("../lua/trim_events.lua")),
             lock: Script::new(include_str!("../lua/lock.lua")),
             unlock: Script::new(include_str!("../lua/unlock.lua")),
+            heartbeat: Script::new(include_str!("../lua/heartbeat.lua")),
         }
     }
 }

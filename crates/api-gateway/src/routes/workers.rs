@@ -22,6 +22,24 @@ async fn worker_status(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let counts = state.queue.counts().await?;
+    let live: Vec<_> = state
+        .queue
+        .live_workers()
+        .await?
+        .into_iter()
+        .map(|w| {
+            json!({
+                "id": w.id,
+                "host": w.host,
+                "pid": w.pid,
+                "version": w.version,
+                "concurrency": w.concurrency,
+                "running": w.running,
+                "startedAt": i64::try_from(w.started_at).ok().map(|ms| iso(agentq_store::from_millis(ms))),
+                "lastHeartbeatAt": i64::try_from(w.last_beat).ok().map(|ms| iso(agentq_store::from_millis(ms))),
+            })
+        })
+        .collect();
     let since = agentq_store::now() - chrono::Duration::hours(METRICS_WINDOW_HOURS);
     let metrics = agentq_store::metrics(&state.db, &caller.scope, since).await?;
     let filter = JobFilter {
@@ -65,6 +83,7 @@ async fn worker_status(
                 "successRate": metrics.success_rate.unwrap_or(0.0),
             },
             "activeJobs": active_jobs,
+            "liveWorkers": live,
             "timestamp": iso(agentq_store::now()),
         }
     })))

@@ -321,6 +321,11 @@ async fn the_workers_route_has_the_seeds_shape() {
         assert!(data["queue"][key].is_number(), "{key}");
     }
     assert!(data["activeJobs"].is_array());
+    assert_eq!(
+        data["liveWorkers"],
+        json!([]),
+        "no worker beats in this test"
+    );
     assert!(data["timestamp"].as_str().is_some_and(|s| s.ends_with('Z')));
     app.stop().await;
 }

@@ -170,3 +170,57 @@ async fn a_worker_retries_failing_jobs_until_they_fail_for_good() {
     assert!(failed);
     assert_eq!(report.failed, 3);
 }
+
+#[tokio::test]
+async fn a_running_worker_is_in_the_registry_and_leaves_it_when_it_stops() {
+    let mut config = config();
+    config.lease = Duration::from_millis(600);
+    let queue = queue_with(config);
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(run_worker(
+        queue.clone(),
+        WorkerOptions::new("beating", 3),
+        |_job, _stop| async { Outcome::Completed("ok".into()) },
+        shutdown.clone(),
+    ));
+    let seen = eventually(Duration::from_secs(3), || async {
+        queue
+            .live_workers()
+            .await
+            .map(|w| w.len() == 1)
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(seen, "the worker never showed up");
+    let info = queue.live_workers().await.expect("workers").remove(0);
+    assert_eq!(
+        (info.id.as_str(), info.concurrency, info.pid),
+        ("beating", 3, std::process::id())
+    );
+    assert!(info.last_beat > 0 && info.started_at > 0);
+    shutdown.cancel();
+    worker.await.expect("worker");
+    assert!(queue.live_workers().await.expect("workers").is_empty());
+}
+
+#[tokio::test]
+async fn a_worker_that_stops_beating_drops_out_of_the_registry() {
+    let queue = queue();
+    let info = agentq_queue::WorkerInfo {
+        id: "ghost".into(),
+        host: "h".into(),
+        pid: 1,
+        version: "0".into(),
+        concurrency: 1,
+        running: 0,
+        started_at: 1,
+        last_beat: 0,
+    };
+    queue
+        .heartbeat(&info, Duration::from_millis(150))
+        .await
+        .expect("beat");
+    assert_eq!(queue.live_workers().await.expect("workers").len(), 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(queue.live_workers().await.expect("workers").is_empty());
+}
