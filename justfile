@@ -6,10 +6,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run the whole stack (api-gateway, workers, broadcaster) on SQLite and a local Redis.
+# Run the stack (one api-gateway, two queue-workers) on SQLite and a local Redis, until Ctrl-C.
 up:
-    @echo "just up: the services (api-gateway, queue-worker, events-broadcaster) are not built yet."
-    @echo "What exists today is the queue core: run 'just test' and 'just bench queue'."
+    scripts/up.sh
 
 # Run every test against the Redis at REDIS_URL (default redis://127.0.0.1:6379).
 test:
