@@ -75,7 +75,7 @@ one_run() {
         | tee "$out/api-runs/$backend-$endpoint-$run.json"
 }
 
-for backend in sqlite mariadb; do
+for backend in ${BACKENDS:-sqlite mariadb}; do
     for endpoint in post get; do
         for run in $(seq "$runs"); do
             one_run "$backend" "$endpoint" "$run"
@@ -83,6 +83,9 @@ for backend in sqlite mariadb; do
     done
 done
 
+if [ -n "${SKIP_REFERENCE:-}" ]; then
+    exit 0  # tuning runs: ours only, no ratio is claimed from them
+fi
 echo "== Express replica of the seed ($anchors/express-seed, $runs runs each)"
 if [ ! -d "$out/express-seed/node_modules" ]; then
     rm -rf "$out/express-seed"

@@ -78,7 +78,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
     let db = agentq_store::connect_and_migrate(settings.database_url.expose()).await?;
     match command {
-        Command::Serve => unreachable_serve(),
+        Command::Serve => anyhow::bail!("serve is not an admin command"),
         Command::Migrate => {
             println!("database schema is up to date");
         }
@@ -119,10 +119,6 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
         }
     }
     Ok(())
-}
-
-fn unreachable_serve() {
-    tracing::debug!("serve is handled by main");
 }
 
 #[cfg(test)]

@@ -40,14 +40,23 @@ pub use sea_orm::DatabaseConnection as Db;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Connections a pool keeps at most: enough for a busy gateway's concurrent requests.
-const MAX_CONNECTIONS: u32 = 32;
+/// Connections a pool keeps at most. More connections than this made MariaDB's commit tail
+/// worse under load, not better (BENCHMARKS.md).
+const MAX_CONNECTIONS: u32 = 10;
+/// SQLite has one writer at a time: a few connections, so that writers queue in the pool
+/// rather than spin in SQLite's busy handler.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
 /// Connects to `url` (sqlite://, mysql://, postgres://).
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
+    let max = if url.starts_with("sqlite:") {
+        SQLITE_MAX_CONNECTIONS
+    } else {
+        MAX_CONNECTIONS
+    };
     // statements would carry job payloads: never log them
-    options.sqlx_logging(false).max_connections(MAX_CONNECTIONS);
+    options.sqlx_logging(false).max_connections(max);
     // SQLite: write-ahead log (readers do not wait for the writer) with fsync at checkpoints
     // rather than at every commit, which keeps every committed transaction across a process
     // crash; writers queue for up to 5 s instead of failing with SQLITE_BUSY
