@@ -232,6 +232,22 @@ async fn job_status(
     Ok(HttpResponse::Ok().json(json!({"success": true, "data": job_view(&record, live.as_ref())})))
 }
 
+/// Records who did what to a job. The action already happened in the queue, so a failure here
+/// is logged rather than turned into an error for the caller.
+async fn log_job_activity(state: &AppState, caller: &Caller, record: &JobRecord, action: &str) {
+    let entry = agentq_store::ActivityEntry {
+        user: Some(caller.user.id),
+        action: action.into(),
+        project: Some(record.project),
+        task: Some(record.task),
+        job: Some(record.job_id),
+        detail: None,
+    };
+    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
+        tracing::warn!(job_id = %record.job_id, error = %err, action, "could not log the activity");
+    }
+}
+
 fn cannot_cancel() -> ApiError {
     ApiError::NotFound {
         message: "Job not found or cannot be cancelled",
@@ -252,17 +268,7 @@ async fn cancel_job(
         CancelOutcome::Cancelled | CancelOutcome::Requested => {}
         CancelOutcome::Finished | CancelOutcome::NotFound => return Err(cannot_cancel()),
     }
-    let entry = agentq_store::ActivityEntry {
-        user: Some(caller.user.id),
-        action: "job_cancelled".into(),
-        project: Some(record.project),
-        task: Some(record.task),
-        job: Some(id),
-        detail: None,
-    };
-    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
-        tracing::warn!(job_id = %id, error = %err, "could not log the cancel");
-    }
+    log_job_activity(&state, &caller, &record, "job_cancelled").await;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "data": {"jobId": id.to_string(), "status": "cancelled", "cancelledAt": iso(agentq_store::now())},
@@ -286,17 +292,7 @@ async fn retry_job(
         }
         RetryOutcome::NotFound => return Err(ApiError::not_found("Job not found")),
     }
-    let entry = agentq_store::ActivityEntry {
-        user: Some(caller.user.id),
-        action: "job_retried".into(),
-        project: Some(record.project),
-        task: Some(record.task),
-        job: Some(id),
-        detail: None,
-    };
-    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
-        tracing::warn!(job_id = %id, error = %err, "could not log the retry");
-    }
+    log_job_activity(&state, &caller, &record, "job_retried").await;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "data": {"jobId": id.to_string(), "status": "waiting"},
