@@ -17,6 +17,7 @@ pub struct JobContext {
     pub queue: Queue,
     pub db: Db,
     pub secrets: SecretBox,
+    pub http: reqwest::Client,
 }
 
 /// Runs the job's agent and returns its outcome. Whether a failure is retried is decided here
@@ -72,9 +73,12 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
             let _ = std::fs::remove_file(&mcp_file);
             outcome
         }
-        AgentKind::Http(url) => Outcome::FailedForGood(format!(
-            "http agents ({url}) are not supported by this worker yet"
-        )),
+        AgentKind::Http(url) => {
+            // the endpoint is the agent: it gets its MCP servers in the body
+            let mut body = input;
+            body["mcpConfigs"] = Value::Array(mcp_configs);
+            crate::http::run(&ctx.http, &url, body, timeout, stop).await
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! agentq's worker: leases jobs, runs their agents, and records every outcome in SQL.
 
 pub mod command;
+pub mod http;
 pub mod job;
 pub mod recorder;
 pub mod settings;
@@ -26,6 +27,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         queue: queue.clone(),
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
+        http: reqwest::Client::new(),
     });
     let recorder = tokio::spawn(recorder::run_recorder(
         queue.clone(),

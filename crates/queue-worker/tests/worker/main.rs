@@ -4,4 +4,5 @@
 mod helpers;
 
 mod agents;
+mod http;
 mod recorder;
