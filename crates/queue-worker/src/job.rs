@@ -39,6 +39,14 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
         // the database may be back on the next attempt
         Err(err) => return Outcome::Failed(format!("cannot read agent {agent_id}: {err}")),
     };
+    let _slot = match agent.max_concurrency {
+        Some(max) => match AgentSlot::acquire(ctx, agent.id, job.id, max, &stop).await {
+            Some(slot) => Some(slot),
+            // stopped while waiting: the runner reports it as cancelled or given back
+            None => return Outcome::Released,
+        },
+        None => None,
+    };
     let attempt = job.attempts_made + 1;
     let mcp_configs = open_mcp_configs(&ctx.secrets, &payload["mcpConfigs"]);
     let input = json!({
@@ -79,6 +87,71 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
             body["mcpConfigs"] = Value::Array(mcp_configs);
             crate::http::run(&ctx.http, &url, body, timeout, stop).await
         }
+    }
+}
+
+/// How often a job waiting for one of its agent's slots looks again.
+const SLOT_POLL: Duration = Duration::from_millis(200);
+
+/// One of an agent's run slots, held while the job runs: renewed in the background for as
+/// long as it lives, given back when dropped.
+struct AgentSlot {
+    queue: Queue,
+    agent: agentq_domain::AgentId,
+    job: agentq_domain::JobId,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl AgentSlot {
+    /// Waits for a slot; `None` if `stop` fires first.
+    async fn acquire(
+        ctx: &JobContext,
+        agent: agentq_domain::AgentId,
+        job: agentq_domain::JobId,
+        max: u32,
+        stop: &CancellationToken,
+    ) -> Option<Self> {
+        let ttl = ctx.queue.config().lease;
+        loop {
+            match ctx.queue.acquire_slot(agent, &job, max, ttl).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(err) => tracing::warn!(%job, error = %err, "cannot take an agent slot"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(SLOT_POLL) => {}
+                () = stop.cancelled() => return None,
+            }
+        }
+        let queue = ctx.queue.clone();
+        let renewal = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ttl / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(err) = queue.acquire_slot(agent, &job, max, ttl).await {
+                    tracing::warn!(%job, error = %err, "cannot renew the agent slot");
+                }
+            }
+        });
+        Some(Self {
+            queue: ctx.queue.clone(),
+            agent,
+            job,
+            renewal,
+        })
+    }
+}
+
+impl Drop for AgentSlot {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        let (queue, agent, job) = (self.queue.clone(), self.agent, self.job);
+        tokio::spawn(async move {
+            if let Err(err) = queue.release_slot(agent, &job).await {
+                tracing::warn!(%job, error = %err, "cannot give the agent slot back; it expires");
+            }
+        });
     }
 }
 

@@ -1,7 +1,7 @@
 //! Every Redis key of a queue. All of them share the hash tag `{<queue>}`, so one queue lives
 //! in one Redis Cluster slot and its scripts may touch any of them.
 
-use agentq_domain::JobId;
+use agentq_domain::{AgentId, JobId};
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -101,6 +101,11 @@ impl Keys {
         self.key(&format!("worker:{id}"))
     }
 
+    /// Sorted set: the jobs holding one of an agent's run slots; score = slot expiry (ms).
+    pub fn agent_slots(&self, agent: AgentId) -> String {
+        self.key(&format!("agent:{agent}:slots"))
+    }
+
     /// Pub/sub channel: the id of an active job whose cancel was requested.
     pub fn control_channel(&self) -> String {
         self.key("control")
@@ -132,6 +137,7 @@ mod tests {
             keys.lock("recorder"),
             keys.workers(),
             keys.worker("w1"),
+            keys.agent_slots(AgentId::try_from(1).expect("id")),
         ] {
             assert!(key.starts_with("aq:{agent-execution}:"), "{key}");
         }

@@ -18,6 +18,7 @@ mod producer;
 mod report;
 mod runner;
 mod scripts;
+mod slots;
 mod workers;
 
 use std::sync::{Arc, OnceLock};

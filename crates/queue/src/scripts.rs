@@ -15,6 +15,7 @@ pub(crate) struct Scripts {
     pub lock: Script,
     pub unlock: Script,
     pub heartbeat: Script,
+    pub slot: Script,
 }
 
 impl Default for Scripts {
@@ -31,6 +32,7 @@ impl Default for Scripts {
             lock: Script::new(include_str!("../lua/lock.lua")),
             unlock: Script::new(include_str!("../lua/unlock.lua")),
             heartbeat: Script::new(include_str!("../lua/heartbeat.lua")),
+            slot: Script::new(include_str!("../lua/slot.lua")),
         }
     }
 }

@@ -171,3 +171,67 @@ async fn assert_no_process_left(h: &Harness, id: &agentq_domain::JobId) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn max_concurrency_one_holds_across_two_worker_processes() {
+    let h = Harness::new(&[]).await;
+    let trace = std::env::temp_dir().join(format!("agentq-trace-{}", agentq_domain::JobId::new()));
+    let script = format!(
+        "echo start $(date +%s%N) >> {0}; sleep 0.3; echo end $(date +%s%N) >> {0}",
+        trace.display()
+    );
+    let agent = agentq_store::create_agent(
+        &h.db,
+        agentq_store::NewAgent {
+            name: format!("single-{}", agentq_domain::JobId::new()),
+            kind: agentq_store::AgentKind::Command(vec!["sh".into(), "-c".into(), script]),
+            timeout_secs: 30,
+            max_concurrency: Some(1),
+            env: Default::default(),
+        },
+    )
+    .await
+    .expect("agent");
+    let mut workers = Vec::new();
+    for n in 1..=2 {
+        let settings = h.settings(&format!("proc-{n}"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", &settings.redis_url)
+            .env("DATABASE_URL", &settings.database_url)
+            .env("AGENTQ_QUEUE", &settings.queue)
+            .env("AGENTQ_SECRET_KEY", SECRET_KEY)
+            .env("AGENTQ_WORKER_ID", &settings.worker_id)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("queue-worker");
+        workers.push(child);
+    }
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(h.submit(&agent).await);
+    }
+    for id in &ids {
+        h.wait_for_row(id, JobState::Completed, Duration::from_secs(30))
+            .await;
+    }
+    for mut child in workers {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+    // the runs, in time order, never overlap: start, end, start, end, ...
+    let text = std::fs::read_to_string(&trace).expect("trace");
+    let mut marks: Vec<(u128, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(kind, ns)| ns.trim().parse().ok().map(|ns| (ns, kind.to_owned())))
+        .collect();
+    marks.sort();
+    let kinds: Vec<&str> = marks.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, ["start", "end"].repeat(4), "{text}");
+    let _ = std::fs::remove_file(trace);
+    h.cleanup();
+}

@@ -180,3 +180,34 @@ async fn a_lock_has_one_holder_at_a_time_until_it_expires_or_is_released() {
             .expect("released: a takes it")
     );
 }
+
+#[tokio::test]
+async fn an_agents_slots_are_shared_by_all_jobs_and_expire() {
+    let queue = queue();
+    let agent = agentq_domain::AgentId::try_from(7).expect("id");
+    let (a, b, c) = (
+        agentq_domain::JobId::new(),
+        agentq_domain::JobId::new(),
+        agentq_domain::JobId::new(),
+    );
+    let ttl = Duration::from_millis(200);
+    assert!(queue.acquire_slot(agent, &a, 2, ttl).await.expect("slot"));
+    assert!(queue.acquire_slot(agent, &b, 2, ttl).await.expect("slot"));
+    assert!(!queue.acquire_slot(agent, &c, 2, ttl).await.expect("full"));
+    assert!(
+        queue
+            .acquire_slot(agent, &a, 2, ttl)
+            .await
+            .expect("renewed")
+    );
+    queue.release_slot(agent, &a).await.expect("release");
+    assert!(queue.acquire_slot(agent, &c, 2, ttl).await.expect("freed"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = agentq_domain::JobId::new();
+    assert!(
+        queue
+            .acquire_slot(agent, &d, 1, ttl)
+            .await
+            .expect("expired slots are free")
+    );
+}
