@@ -235,3 +235,67 @@ async fn max_concurrency_one_holds_across_two_worker_processes() {
     let _ = std::fs::remove_file(trace);
     h.cleanup();
 }
+
+#[tokio::test]
+async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once() {
+    let h = Harness::new(&[]).await;
+    let agent = h.agent("sleep 2; echo '{\"result\": \"done\"}'", 30).await;
+    let settings = h.settings("leaving");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", &settings.redis_url)
+        .env("DATABASE_URL", &settings.database_url)
+        .env("AGENTQ_QUEUE", &settings.queue)
+        .env("AGENTQ_SECRET_KEY", SECRET_KEY)
+        .env("AGENTQ_WORKER_ID", "leaving")
+        .env("AGENTQ_SHUTDOWN_GRACE_MS", "300")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("queue-worker");
+    let ids = [h.submit(&agent).await, h.submit(&agent).await];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.queue.counts().await.expect("counts").active < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the jobs never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = std::time::Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "it left within its grace period"
+    );
+    for id in &ids {
+        let job = h.queue.job(id).await.expect("redis").expect("job");
+        assert_eq!(
+            job.state,
+            JobState::Waiting,
+            "given back at once, not left to stall"
+        );
+        assert_eq!(job.attempts_made, 0);
+    }
+
+    let (stop, worker) = h.start_worker("staying");
+    for id in &ids {
+        h.wait_for_row(id, JobState::Completed, Duration::from_secs(15))
+            .await;
+    }
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    let events = h.queue.events_after("0", 10_000).await.expect("events");
+    for id in &ids {
+        let completions = events
+            .iter()
+            .filter(|e| &e.job == id && e.kind == JobEventKind::Completed)
+            .count();
+        assert_eq!(completions, 1, "job {id} completed {completions} times");
+    }
+    h.cleanup();
+}
