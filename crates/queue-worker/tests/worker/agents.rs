@@ -299,3 +299,62 @@ async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once()
     }
     h.cleanup();
 }
+
+#[tokio::test]
+async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice() {
+    let h = Harness::new(&[("AGENTQ_LOCK_DURATION_MS", "1000")]).await;
+    let agent = h.agent("sleep 0.2; echo '{\"result\": 1}'", 30).await;
+    let settings = h.settings("doomed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", &settings.redis_url)
+        .env("DATABASE_URL", &settings.database_url)
+        .env("AGENTQ_QUEUE", &settings.queue)
+        .env("AGENTQ_SECRET_KEY", SECRET_KEY)
+        .env("AGENTQ_WORKER_ID", "doomed")
+        .env("AGENTQ_LOCK_DURATION_MS", "1000")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("queue-worker");
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        ids.push(h.submit(&agent).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let counts = h.queue.counts().await.expect("counts");
+        // kill it while it holds leases (each job holds one for at least 200 ms)
+        if counts.completed >= 10 && counts.active >= 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first worker did not get going"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+
+    let (stop, worker) = h.start_worker("survivor");
+    for id in &ids {
+        h.wait_for_row(id, JobState::Completed, Duration::from_secs(30))
+            .await;
+    }
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    let events = h.queue.events_after("0", 100_000).await.expect("events");
+    for id in &ids {
+        let completions = events
+            .iter()
+            .filter(|e| &e.job == id && e.kind == JobEventKind::Completed)
+            .count();
+        assert_eq!(completions, 1, "job {id} completed {completions} times");
+    }
+    assert!(
+        h.queue.stat("stalled").await.expect("stat") >= 1,
+        "the dead worker's leases were recovered"
+    );
+    h.cleanup();
+}
