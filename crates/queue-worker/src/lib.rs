@@ -3,6 +3,7 @@
 pub mod command;
 pub mod http;
 pub mod job;
+pub mod reconciler;
 pub mod recorder;
 pub mod settings;
 
@@ -35,6 +36,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         settings.worker_id.clone(),
         shutdown.clone(),
     ));
+    let reconciler = tokio::spawn(reconciler::run_reconciler(
+        queue.clone(),
+        ctx.db.clone(),
+        settings.worker_id.clone(),
+        settings.reconcile,
+        shutdown.clone(),
+    ));
     let mut options = WorkerOptions::new(settings.worker_id.clone(), settings.concurrency);
     options.shutdown_grace = settings.shutdown_grace;
     tracing::info!(worker = %settings.worker_id, concurrency = settings.concurrency, "queue-worker running");
@@ -49,5 +57,6 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     )
     .await;
     let _ = recorder.await;
+    let _ = reconciler.await;
     Ok(report)
 }

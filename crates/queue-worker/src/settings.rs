@@ -20,6 +20,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
     pub secret_key: [u8; 32],
+    /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
+    pub reconcile: crate::reconciler::ReconcileOptions,
 }
 
 impl std::fmt::Debug for Settings {
@@ -77,6 +79,10 @@ impl Settings {
             backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
             shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
             secret_key,
+            reconcile: crate::reconciler::ReconcileOptions {
+                every: Duration::from_millis(number("AGENTQ_RECONCILE_EVERY_MS", 30_000)?.max(100)),
+                grace: Duration::from_millis(number("AGENTQ_RECONCILE_GRACE_MS", 60_000)?),
+            },
         })
     }
 }

@@ -165,3 +165,62 @@ impl Harness {
         let _ = std::fs::remove_file(&self.file);
     }
 }
+
+/// A `redis-server` of the test's own on a free port (for tests that destroy its data).
+pub struct OwnRedis {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let own = Self { child, port };
+        for _ in 0..200 {
+            if own.cli(&["PING"]) {
+                return own;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server on port {port} did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn cli(&self, args: &[&str]) -> bool {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .is_ok_and(|o| {
+                o.status.success()
+                    && !String::from_utf8_lossy(&o.stdout).starts_with("Could not connect")
+            })
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -5,4 +5,5 @@ mod helpers;
 
 mod agents;
 mod http;
+mod reconciler;
 mod recorder;

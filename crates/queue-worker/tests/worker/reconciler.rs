@@ -1,0 +1,109 @@
+use std::time::Duration;
+
+use agentq_domain::JobState;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn jobs_survive_redis_losing_all_its_data_mid_run() {
+    let redis = OwnRedis::start();
+    let url = redis.url();
+    let h = Harness::new(&[
+        ("REDIS_URL", url.as_str()),
+        ("AGENTQ_RECONCILE_EVERY_MS", "300"),
+        ("AGENTQ_RECONCILE_GRACE_MS", "200"),
+    ])
+    .await;
+    let agent = h.agent("sleep 0.05; echo '{\"result\": 1}'", 30).await;
+    let (stop, worker) = h.start_worker("w1");
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids.push(h.submit(&agent).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let done = agentq_store::list_jobs(
+            &h.db,
+            &agentq_store::Scope::All,
+            &agentq_store::JobFilter {
+                states: vec![JobState::Completed],
+                ..Default::default()
+            },
+            500,
+            None,
+        )
+        .await
+        .expect("rows")
+        .jobs
+        .len();
+        if done >= 20 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not get going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(redis.cli(&["FLUSHALL"]), "flush");
+    for id in &ids {
+        h.wait_for_row(id, JobState::Completed, Duration::from_secs(60))
+            .await;
+    }
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup();
+}
+
+#[tokio::test]
+async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished() {
+    let h = Harness::new(&[]).await;
+    let agent = h.agent("true", 30).await;
+    let finished = h.submit(&agent).await;
+    let lost = h.submit(&agent).await;
+    // the first finishes in Redis with no recorder running; the second's Redis job vanishes
+    let leased = h
+        .queue
+        .cycle("manual", &[], 1)
+        .await
+        .expect("lease")
+        .leased
+        .remove(0);
+    assert_eq!(leased.id, finished);
+    let done = agentq_queue::Finished {
+        id: finished,
+        token: leased.token,
+        outcome: agentq_queue::Outcome::Completed("7".into()),
+    };
+    h.queue.cycle("manual", &[done], 0).await.expect("finish");
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    redis_del(&mut conn, &h.queue.keys().job(&lost)).await;
+
+    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
+        .await
+        .expect("pass");
+    assert_eq!((pass.requeued, pass.finished), (1, 1));
+    let row = h.row(&finished).await;
+    assert_eq!(
+        (row.status, row.result.clone()),
+        (JobState::Completed, Some(serde_json::json!(7)))
+    );
+    assert_eq!(
+        h.queue.job(&lost).await.expect("redis").map(|j| j.state),
+        Some(JobState::Waiting)
+    );
+    // a second pass finds nothing to do
+    let again = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
+        .await
+        .expect("pass");
+    assert_eq!((again.requeued, again.finished), (0, 0));
+    h.cleanup();
+}
+
+async fn redis_del(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
+    let _: i64 = redis::cmd("DEL")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("del");
+}
