@@ -42,18 +42,22 @@ fn iso_ms(ms: u64) -> Option<String> {
         .map(|ms| iso(agentq_store::from_millis(ms)))
 }
 
-/// A job id from the path; anything else is a job that does not exist.
-fn job_id(raw: &str, not_found: ApiError) -> Result<JobId, ApiError> {
-    raw.parse().map_err(|_| not_found)
-}
-
-/// The job row, if the caller may see it.
+/// The job named by the path, if it exists and the caller may see it; otherwise `not_found()`
+/// (a malformed id, a missing job and another project's job all look the same).
 async fn visible_job(
     state: &AppState,
     scope: &Scope,
-    id: &JobId,
-) -> Result<Option<JobRecord>, ApiError> {
-    Ok(agentq_store::job_by_job_id(&state.db, scope, id).await?)
+    raw_id: &str,
+    not_found: fn() -> ApiError,
+) -> Result<JobRecord, ApiError> {
+    let id: JobId = raw_id.parse().map_err(|_| not_found())?;
+    agentq_store::job_by_job_id(&state.db, scope, &id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+fn job_not_found() -> ApiError {
+    ApiError::not_found("Job not found")
 }
 
 async fn queue_job(
@@ -224,10 +228,8 @@ async fn job_status(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path, ApiError::not_found("Job not found"))?;
-    let record = visible_job(&state, &caller.scope, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
+    let id = record.job_id;
     let live = state.queue.job(&id).await?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "data": job_view(&record, live.as_ref())})))
 }
@@ -260,10 +262,8 @@ async fn cancel_job(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path, cannot_cancel())?;
-    let record = visible_job(&state, &caller.scope, &id)
-        .await?
-        .ok_or_else(cannot_cancel)?;
+    let record = visible_job(&state, &caller.scope, &path, cannot_cancel).await?;
+    let id = record.job_id;
     match state.queue.cancel(&id).await? {
         CancelOutcome::Cancelled | CancelOutcome::Requested => {}
         CancelOutcome::Finished | CancelOutcome::NotFound => return Err(cannot_cancel()),
@@ -281,16 +281,14 @@ async fn retry_job(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path, ApiError::not_found("Job not found"))?;
-    let record = visible_job(&state, &caller.scope, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+    let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
+    let id = record.job_id;
     match state.queue.retry(&id).await? {
         RetryOutcome::Queued => {}
         RetryOutcome::NotFailed => {
             return Err(ApiError::Conflict("Only failed jobs can be retried".into()));
         }
-        RetryOutcome::NotFound => return Err(ApiError::not_found("Job not found")),
+        RetryOutcome::NotFound => return Err(job_not_found()),
     }
     log_job_activity(&state, &caller, &record, "job_retried").await;
     Ok(HttpResponse::Ok().json(json!({
@@ -363,10 +361,9 @@ async fn job_logs(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path, ApiError::not_found("Job not found"))?;
-    visible_job(&state, &caller.scope, &id)
+    let id = visible_job(&state, &caller.scope, &path, job_not_found)
         .await?
-        .ok_or_else(|| ApiError::not_found("Job not found"))?;
+        .job_id;
     let lines = state.queue.logs(&id).await?;
     Ok(HttpResponse::Ok()
         .json(json!({"success": true, "data": {"jobId": id.to_string(), "lines": lines}})))

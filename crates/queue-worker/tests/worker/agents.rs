@@ -194,19 +194,7 @@ async fn max_concurrency_one_holds_across_two_worker_processes() {
     .expect("agent");
     let mut workers = Vec::new();
     for n in 1..=2 {
-        let settings = h.settings(&format!("proc-{n}"));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", &settings.redis_url)
-            .env("DATABASE_URL", &settings.database_url)
-            .env("AGENTQ_QUEUE", &settings.queue)
-            .env("AGENTQ_SECRET_KEY", SECRET_KEY)
-            .env("AGENTQ_WORKER_ID", &settings.worker_id)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("queue-worker");
-        workers.push(child);
+        workers.push(h.spawn_binary(&format!("proc-{n}"), &[]));
     }
     let mut ids = Vec::new();
     for _ in 0..4 {
@@ -240,19 +228,7 @@ async fn max_concurrency_one_holds_across_two_worker_processes() {
 async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once() {
     let h = Harness::new(&[]).await;
     let agent = h.agent("sleep 2; echo '{\"result\": \"done\"}'", 30).await;
-    let settings = h.settings("leaving");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REDIS_URL", &settings.redis_url)
-        .env("DATABASE_URL", &settings.database_url)
-        .env("AGENTQ_QUEUE", &settings.queue)
-        .env("AGENTQ_SECRET_KEY", SECRET_KEY)
-        .env("AGENTQ_WORKER_ID", "leaving")
-        .env("AGENTQ_SHUTDOWN_GRACE_MS", "300")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("queue-worker");
+    let mut child = h.spawn_binary("leaving", &[("AGENTQ_SHUTDOWN_GRACE_MS", "300")]);
     let ids = [h.submit(&agent).await, h.submit(&agent).await];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while h.queue.counts().await.expect("counts").active < 2 {
@@ -304,19 +280,7 @@ async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once()
 async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice() {
     let h = Harness::new(&[("AGENTQ_LOCK_DURATION_MS", "1000")]).await;
     let agent = h.agent("sleep 0.2; echo '{\"result\": 1}'", 30).await;
-    let settings = h.settings("doomed");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REDIS_URL", &settings.redis_url)
-        .env("DATABASE_URL", &settings.database_url)
-        .env("AGENTQ_QUEUE", &settings.queue)
-        .env("AGENTQ_SECRET_KEY", SECRET_KEY)
-        .env("AGENTQ_WORKER_ID", "doomed")
-        .env("AGENTQ_LOCK_DURATION_MS", "1000")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("queue-worker");
+    let mut child = h.spawn_binary("doomed", &[("AGENTQ_LOCK_DURATION_MS", "1000")]);
     let mut ids = Vec::new();
     for _ in 0..50 {
         ids.push(h.submit(&agent).await);

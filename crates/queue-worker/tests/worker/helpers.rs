@@ -83,6 +83,24 @@ impl Harness {
         (shutdown, handle)
     }
 
+    /// Starts the real `queue-worker` binary on this harness's queue and database, with
+    /// `extra` environment on top.
+    pub fn spawn_binary(&self, worker_id: &str, extra: &[(&str, &str)]) -> std::process::Child {
+        let settings = self.settings(worker_id);
+        std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", &settings.redis_url)
+            .env("DATABASE_URL", &settings.database_url)
+            .env("AGENTQ_QUEUE", &settings.queue)
+            .env("AGENTQ_SECRET_KEY", SECRET_KEY)
+            .env("AGENTQ_WORKER_ID", worker_id)
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
+            .spawn()
+            .expect("queue-worker")
+    }
+
     /// A command agent running `sh -c script`.
     pub async fn agent(&self, script: &str, timeout_secs: u64) -> agentq_store::Agent {
         agentq_store::create_agent(
