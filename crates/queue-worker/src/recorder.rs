@@ -139,8 +139,13 @@ async fn record_while_leader(
     }
     let group = queue.recorder_group(RecorderGroup::DEFAULT_NAME).await?;
     let mut conn = queue.redis().blocking_connection(BLOCK).await?;
-    // events an earlier run of this consumer read but did not acknowledge come first
-    let mut pending = group.unacknowledged(&mut conn, consumer, BATCH).await?;
+    // What an earlier leader (this one, or one killed mid-batch) read but did not acknowledge
+    // comes first; recording is idempotent, so taking it over is safe even if that leader lives.
+    let taken = group.take_over(consumer).await?;
+    if taken > 0 {
+        tracing::info!(events = taken, "recorder took over unacknowledged events");
+    }
+    let mut catching_up = true;
     let mut renewed = tokio::time::Instant::now();
     loop {
         if shutdown.is_cancelled() {
@@ -153,10 +158,12 @@ async fn record_while_leader(
             renewed = tokio::time::Instant::now();
             queue.trim_events(RecorderGroup::DEFAULT_NAME).await?;
         }
-        let events = if pending.is_empty() {
-            group.read(&mut conn, consumer, BATCH, BLOCK).await?
+        let events = if catching_up {
+            let pending = group.unacknowledged(&mut conn, consumer, BATCH).await?;
+            catching_up = !pending.is_empty();
+            pending
         } else {
-            std::mem::take(&mut pending)
+            group.read(&mut conn, consumer, BATCH, BLOCK).await?
         };
         let mut recorded = Vec::with_capacity(events.len());
         for event in &events {

@@ -229,6 +229,45 @@ impl RecorderGroup {
             .await
     }
 
+    /// Moves every event delivered to any consumer of the group but never acknowledged to
+    /// `consumer`. A new leader calls this so that what a crashed leader read is not lost.
+    /// Returns how many events it took over.
+    pub async fn take_over(&self, consumer: &str) -> Result<usize> {
+        let key = self.queue.keys.events();
+        let mut cursor = "0-0".to_owned();
+        let mut taken = 0;
+        loop {
+            let (next, ids) = {
+                let (key, group, consumer, from) =
+                    (key.clone(), self.group.clone(), consumer.to_owned(), cursor);
+                self.queue
+                    .redis
+                    .run(|mut conn| async move {
+                        // XAUTOCLAIM answers [next cursor, [ids], [ids deleted meanwhile]]
+                        let (next, ids, _deleted): (String, Vec<String>, redis::Value) =
+                            redis::cmd("XAUTOCLAIM")
+                                .arg(key)
+                                .arg(group)
+                                .arg(consumer)
+                                .arg(0)
+                                .arg(from)
+                                .arg("COUNT")
+                                .arg(1000)
+                                .arg("JUSTID")
+                                .query_async(&mut conn)
+                                .await?;
+                        Ok((next, ids))
+                    })
+                    .await?
+            };
+            taken += ids.len();
+            if next == "0-0" {
+                return Ok(taken);
+            }
+            cursor = next;
+        }
+    }
+
     /// Events delivered to `consumer` earlier but never acknowledged (after a crash).
     pub async fn unacknowledged(
         &self,
@@ -258,7 +297,22 @@ impl RecorderGroup {
         }
         cmd.arg("STREAMS").arg(self.queue.keys.events()).arg(from);
         let reply: Option<StreamReadReply> = cmd.query_async(conn).await?;
-        parse_read_reply(reply)
+        // An entry the recorder cannot read (capped away while pending, or not ours) would be
+        // redelivered forever: acknowledge it, say so, and go on with the rest.
+        let mut events = Vec::new();
+        let mut unreadable = Vec::new();
+        for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            let id = entry.id.clone();
+            match QueueEvent::from_entry(entry) {
+                Ok(event) => events.push(event),
+                Err(err) => {
+                    tracing::warn!(error = %err, "skipping an unreadable event");
+                    unreadable.push(id);
+                }
+            }
+        }
+        self.ack(&unreadable).await?;
+        Ok(events)
     }
 
     /// Marks events as recorded; only these may be trimmed.

@@ -81,6 +81,20 @@ async fn the_recorder_group_gets_every_event_once_and_trimming_waits_for_its_ack
         .await
         .expect("pending");
     assert_eq!(again, first);
+    // a new leader takes over what a dead one read and never acknowledged
+    assert_eq!(group.take_over("rec-2").await.expect("take over"), 4);
+    let taken = group
+        .unacknowledged(&mut conn, "rec-2", 10)
+        .await
+        .expect("pending");
+    assert_eq!(taken, first);
+    assert!(
+        group
+            .unacknowledged(&mut conn, "rec-1", 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
 
     let acked: Vec<String> = first[..2].iter().map(|e| e.id.clone()).collect();
     group.ack(&acked).await.expect("ack");
