@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{CallerCache, Jwt};
+use crate::auth::{Identities, Jwt};
 use crate::error::InternalCause;
 use crate::settings::Settings;
 use crate::state::{AppState, LoginLimits};
@@ -40,7 +40,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         jwt: Jwt::new(settings.jwt_secret.expose()),
         secrets: SecretBox::new(settings.secret_key.expose()),
         login_limits: LoginLimits::default(),
-        callers: CallerCache::default(),
+        identities: Identities::default(),
         db,
         settings,
     })

@@ -74,7 +74,7 @@ fn bad(name: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+pub use agentq_auth::MIN_JWT_SECRET_BYTES;
 const DATA_DIR: &str = "./data";
 
 impl Settings {

@@ -6,7 +6,7 @@ use agentq_queue::Queue;
 use agentq_store::Db;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::auth::{CallerCache, Jwt};
+use crate::auth::{Identities, Jwt};
 use crate::settings::Settings;
 use agentq_secrets::SecretBox;
 
@@ -18,7 +18,7 @@ pub struct AppState {
     pub secrets: SecretBox,
     pub settings: Settings,
     pub login_limits: LoginLimits,
-    pub callers: CallerCache,
+    pub identities: Identities,
 }
 
 /// Login attempts allowed per client address and per email, so that neither one address

@@ -10,7 +10,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 
 use crate::consumer::millis;
-use crate::{Queue, QueueError, Result};
+use crate::{EventId, Queue, QueueError, Result};
 
 /// One event as written by a script. Its time is its stream id's millisecond part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +169,54 @@ impl Queue {
             })
             .await?;
         Ok(reply.ids.into_iter().next().map(|entry| entry.id))
+    }
+
+    /// Whether events after `after` may have been trimmed away, so that a reader resuming from
+    /// it missed some. Answers the oldest id the stream still holds (if any) when so.
+    ///
+    /// Trimming removes the oldest events, so a gap is possible only when `after` is older than
+    /// the oldest event kept (or older than an event deleted by id). It is reported even when
+    /// `after` itself was the newest event trimmed: a reader is told "maybe", never nothing.
+    pub async fn events_missing_after(&self, after: EventId) -> Result<Option<Option<EventId>>> {
+        let key = self.keys.events();
+        let info: HashMap<String, redis::Value> = self
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::cmd("XINFO")
+                    .arg("STREAM")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .or_else(|err| {
+                        // no stream yet: nothing was ever trimmed
+                        if err.code() == Some("ERR") {
+                            Ok(HashMap::new())
+                        } else {
+                            Err(err)
+                        }
+                    })?)
+            })
+            .await?;
+        let text = |name: &str| {
+            info.get(name)
+                .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+        };
+        let number = |name: &str| text(name).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        let oldest = match info.get("first-entry") {
+            Some(redis::Value::Array(entry)) => entry
+                .first()
+                .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+                .and_then(|id| EventId::parse(&id)),
+            _ => None,
+        };
+        let removed_any = number("entries-added") > number("length");
+        let deleted_after = text("max-deleted-entry-id")
+            .and_then(|id| EventId::parse(&id))
+            .is_some_and(|deleted| deleted > after);
+        let last = text("last-generated-id").and_then(|id| EventId::parse(&id));
+        // an empty stream that had events: a gap unless the reader saw the last of them
+        let trimmed_after = removed_any && oldest.or(last).is_some_and(|bound| after < bound);
+        Ok((deleted_after || trimmed_after).then_some(oldest))
     }
 
     /// Drops events that are recorded and older than the replay window; enforces the cap.

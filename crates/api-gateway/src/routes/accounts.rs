@@ -56,7 +56,10 @@ async fn login(
         Some(user) if matches => user,
         _ => return Err(ApiError::Unauthorized("Invalid credentials")),
     };
-    let issued = state.jwt.issue(user.id, state.settings.token_ttl_secs)?;
+    let issued = state
+        .jwt
+        .issue(user.id, state.settings.token_ttl_secs)
+        .map_err(|e| ApiError::internal("Failed to issue token", e))?;
     let expires_at = i64::try_from(issued.expires_at)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))

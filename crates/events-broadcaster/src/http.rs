@@ -1,0 +1,170 @@
+//! The HTTP side of the port: `/healthz`, `/metrics`, and `/ws`, whose upgrade is refused
+//! (401, 403) before any WebSocket exists when the token or the `Origin` is not right.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::Context;
+use crate::connection;
+
+type Reply = Response<Full<Bytes>>;
+
+/// Incoming frames larger than this close the connection (1009).
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+pub async fn handle(req: Request<Incoming>, ctx: Arc<Context>) -> Result<Reply, Infallible> {
+    let reply = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        (&Method::GET, "/metrics") => Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(ctx.prometheus.render())))
+            .unwrap_or_default(),
+        (&Method::GET, "/ws") => upgrade(req, ctx).await,
+        _ => json(StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#),
+    };
+    Ok(reply)
+}
+
+fn json(status: StatusCode, body: &'static str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+/// The token from `Authorization: Bearer …` or `?token=…`.
+fn token(req: &Request<Incoming>) -> Option<&str> {
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let from_query = || {
+        req.uri()
+            .query()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+    };
+    from_header.or_else(from_query).filter(|t| !t.is_empty())
+}
+
+fn origin_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
+    match req.headers().get(header::ORIGIN) {
+        // non-browser clients send none; browsers always do
+        None => true,
+        Some(origin) => origin
+            .to_str()
+            .is_ok_and(|o| allowed.iter().any(|a| a == o.trim_end_matches('/'))),
+    }
+}
+
+fn is_websocket_upgrade(req: &Request<Incoming>) -> bool {
+    let has = |name, value: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case(value)))
+    };
+    has(header::CONNECTION, "upgrade")
+        && has(header::UPGRADE, "websocket")
+        && has(header::SEC_WEBSOCKET_VERSION, "13")
+        && req.headers().contains_key(header::SEC_WEBSOCKET_KEY)
+}
+
+async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
+    let Some(token) = token(&req) else {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"Access token required"}"#,
+        );
+    };
+    let Some(verified) = ctx.jwt.verify(token) else {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"Invalid or expired token"}"#,
+        );
+    };
+    if !origin_allowed(&req, &ctx.settings.allowed_origins) {
+        return json(StatusCode::FORBIDDEN, r#"{"error":"Origin not allowed"}"#);
+    }
+    if !is_websocket_upgrade(&req) {
+        return json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"Expected a WebSocket upgrade"}"#,
+        );
+    }
+    let identity = match ctx.identities.resolve(&ctx.db, verified.user).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            return json(
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"Invalid or expired token"}"#,
+            );
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the caller");
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"Service unavailable"}"#,
+            );
+        }
+    };
+    let accept = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|key| derive_accept_key(key.as_bytes()))
+        .and_then(|accept| HeaderValue::from_str(&accept).ok());
+    let Some(accept) = accept else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"Expected a WebSocket upgrade"}"#,
+        );
+    };
+    let tasks = ctx.connections.clone();
+    tasks.spawn(async move {
+        match hyper::upgrade::on(&mut req).await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(websocket_config()),
+                )
+                .await;
+                connection::serve(ws, ctx, identity, verified.expires_at).await;
+            }
+            Err(err) => tracing::debug!(error = %err, "upgrade failed"),
+        }
+    });
+    let mut reply = Response::new(Full::default());
+    *reply.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = reply.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    reply
+}
+
+/// Small buffers (many mostly idle connections), bounded frames in and buffered bytes out.
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+}

@@ -1,0 +1,214 @@
+//! The fan-out: which client is in which room, and one reader of the events stream that
+//! hands every event to every client that may see it. Handing over never waits: each client
+//! has a bounded outbox, and a client whose outbox is full is told to go (its connection
+//! closes it) so that it cannot slow anyone else.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use agentq_domain::Backoff;
+use agentq_queue::{EventId, Queue, QueueEvent};
+use agentq_store::Scope;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::frame;
+use crate::room::Room;
+
+/// How many events one stream read takes at most.
+const READ_BATCH: usize = 500;
+/// How long one blocking stream read waits.
+const READ_BLOCK: Duration = Duration::from_secs(5);
+
+pub type ClientId = u64;
+
+/// A client's place in one room.
+#[derive(Debug)]
+struct Member {
+    outbox: mpsc::Sender<Utf8Bytes>,
+    /// `Some` for a member (not an admin) in `notifications`: only these projects' events.
+    only: Option<Scope>,
+    /// Cancelled when the outbox overflows.
+    too_slow: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+struct Rooms {
+    members: HashMap<Room, HashMap<ClientId, Member>>,
+    /// The newest event handed out; a joining client's replay runs up to it.
+    last_dispatched: Option<EventId>,
+}
+
+#[derive(Debug, Default)]
+pub struct Hub {
+    rooms: Mutex<Rooms>,
+    next_client: AtomicU64,
+}
+
+/// What a client needs to join rooms.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub client: ClientId,
+    pub outbox: mpsc::Sender<Utf8Bytes>,
+    pub too_slow: CancellationToken,
+}
+
+impl Hub {
+    /// A hub whose stream reader starts after `start` (the stream's newest event at startup).
+    pub fn starting_after(start: EventId) -> Self {
+        let hub = Self::default();
+        if let Ok(mut rooms) = hub.rooms.lock() {
+            rooms.last_dispatched = Some(start);
+        }
+        hub
+    }
+
+    pub fn new_client(&self, outbox: mpsc::Sender<Utf8Bytes>) -> Mailbox {
+        metrics::gauge!("agentq_ws_connections").increment(1.0);
+        Mailbox {
+            client: self.next_client.fetch_add(1, Ordering::Relaxed),
+            outbox,
+            too_slow: CancellationToken::new(),
+        }
+    }
+
+    /// Adds the client to `room` (again, with a new filter, if it is there already). Answers
+    /// the newest event handed out before it joined: everything after it will come live.
+    pub fn join(&self, mailbox: &Mailbox, room: Room, only: Option<Scope>) -> Option<EventId> {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return None;
+        };
+        let members = rooms.members.entry(room).or_default();
+        if members.is_empty() {
+            metrics::gauge!("agentq_ws_rooms").increment(1.0);
+        }
+        members.insert(
+            mailbox.client,
+            Member {
+                outbox: mailbox.outbox.clone(),
+                only,
+                too_slow: mailbox.too_slow.clone(),
+            },
+        );
+        rooms.last_dispatched
+    }
+
+    pub fn leave(&self, client: ClientId, room: Room) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        if let Some(members) = rooms.members.get_mut(&room) {
+            members.remove(&client);
+            if members.is_empty() {
+                rooms.members.remove(&room);
+                metrics::gauge!("agentq_ws_rooms").decrement(1.0);
+            }
+        }
+    }
+
+    /// Removes a disconnected client from all of `rooms`.
+    pub fn forget(&self, client: ClientId, rooms: impl IntoIterator<Item = Room>) {
+        for room in rooms {
+            self.leave(client, room);
+        }
+        metrics::gauge!("agentq_ws_connections").decrement(1.0);
+    }
+
+    /// Hands `event` to every member of its rooms that may see it.
+    pub fn dispatch(&self, event: &QueueEvent) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        if let Some(id) = EventId::parse(&event.id) {
+            rooms.last_dispatched = Some(id);
+        }
+        let mut data = None;
+        let mut sent = 0u64;
+        for room in Room::for_event(event) {
+            let Some(members) = rooms.members.get(&room) else {
+                continue;
+            };
+            let data = data.get_or_insert_with(|| frame::event_data(event));
+            let text = Utf8Bytes::from(frame::event(event, room, data));
+            for member in members.values() {
+                if !may_see(member.only.as_ref(), event) {
+                    continue;
+                }
+                match member.outbox.try_send(text.clone()) {
+                    Ok(()) => sent += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if !member.too_slow.is_cancelled() {
+                            metrics::counter!("agentq_ws_slow_client_drops_total").increment(1);
+                        }
+                        member.too_slow.cancel();
+                    }
+                    // the connection is closing; it leaves its rooms itself
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        metrics::counter!("agentq_ws_events_out_total").increment(sent);
+    }
+}
+
+/// Whether a member with filter `only` may see `event` (in `notifications`).
+pub fn may_see(only: Option<&Scope>, event: &QueueEvent) -> bool {
+    match only {
+        None => true,
+        Some(scope) => event.project.is_some_and(|p| scope.allows(p)),
+    }
+}
+
+/// Reads the events stream after `start` and dispatches every event, in order, until
+/// `shutdown`. Survives Redis outages: it resumes after the last event it handed out.
+pub async fn pump(
+    queue: Queue,
+    hub: std::sync::Arc<Hub>,
+    start: EventId,
+    shutdown: CancellationToken,
+) {
+    let mut after = start.to_string();
+    let mut failures = 0;
+    while !shutdown.is_cancelled() {
+        match pump_once(&queue, &hub, &mut after, &shutdown).await {
+            Ok(()) => return,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(error = %err, "events stream unreachable; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Backoff::RECONNECT.delay(failures)) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+async fn pump_once(
+    queue: &Queue,
+    hub: &Hub,
+    after: &mut String,
+    shutdown: &CancellationToken,
+) -> agentq_queue::Result<()> {
+    let mut conn = queue.redis().blocking_connection(READ_BLOCK).await?;
+    loop {
+        let events = tokio::select! {
+            read = queue.wait_events(&mut conn, after, READ_BATCH, READ_BLOCK) => read?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let now_ms = agentq_store::now().and_utc().timestamp_millis();
+        for event in &events {
+            hub.dispatch(event);
+            after.clone_from(&event.id);
+        }
+        if let Some(newest) = events.last() {
+            let lag_ms = now_ms.saturating_sub(i64::try_from(newest.time_ms()).unwrap_or(now_ms));
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!("agentq_ws_stream_lag_seconds").set(lag_ms as f64 / 1000.0);
+            metrics::counter!("agentq_ws_events_in_total").increment(events.len() as u64);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! agentq's events-broadcaster: every job event of the queue's `events` stream, fanned out over
+//! WebSocket to the rooms dashboards join (DESIGN.md §6).
+
+pub mod access;
+pub mod connection;
+pub mod frame;
+pub mod http;
+pub mod hub;
+pub mod room;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentq_auth::{Identities, Jwt};
+use agentq_queue::{EventId, Queue, QueueConfig, Redis};
+use agentq_store::Db;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::Hub;
+use crate::settings::Settings;
+
+/// The kernel's send buffer per client. Left to autotuning it grows to megabytes for a client
+/// that stops reading, hiding it from the outbox bound and costing memory; events are small.
+const SOCKET_SEND_BUFFER: usize = 64 * 1024;
+/// How long clients get to receive their close frames at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection shares.
+pub struct Context {
+    pub settings: Settings,
+    pub queue: Queue,
+    pub db: Db,
+    pub jwt: Jwt,
+    pub identities: Identities,
+    pub hub: Arc<Hub>,
+    pub prometheus: PrometheusHandle,
+    pub connections: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves until `shutdown`, then sends every client a close frame (1001) so that it
+/// reconnects elsewhere.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let db = agentq_store::connect_and_migrate(&settings.database_url).await?;
+    let queue = Queue::new(
+        Redis::open(&settings.redis_url)?,
+        QueueConfig::named(settings.queue.clone()),
+    );
+    // live delivery starts after the newest event now; older ones are for resuming clients
+    let start = queue
+        .last_event_id()
+        .await?
+        .and_then(|id| EventId::parse(&id))
+        .unwrap_or(EventId::ZERO);
+    let hub = Arc::new(Hub::starting_after(start));
+    let listener = TcpListener::bind(settings.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "events-broadcaster listening");
+    let ctx = Arc::new(Context {
+        jwt: Jwt::new(&settings.jwt_secret),
+        identities: Identities::default(),
+        prometheus: prometheus(),
+        connections: TaskTracker::new(),
+        shutdown: shutdown.clone(),
+        hub: hub.clone(),
+        settings,
+        queue: queue.clone(),
+        db,
+    });
+    let pump = tokio::spawn(hub::pump(queue, hub, start, shutdown.clone()));
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SOCKET_SEND_BUFFER);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| http::handle(req, ctx.clone()));
+            let served = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+            if let Err(err) = served {
+                tracing::debug!(error = %err, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    ctx.connections.close();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, ctx.connections.wait()).await;
+    let _ = pump.await;
+    Ok(())
+}
+
+/// The process's Prometheus recorder.
+fn prometheus() -> PrometheusHandle {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _ = metrics::set_global_recorder(recorder);
+    handle
+}

@@ -1,0 +1,7 @@
+//! The events-broadcaster binary, driven over real HTTP and WebSocket.
+
+mod delivery;
+mod frames;
+mod handshake;
+mod helpers;
+mod resume;
