@@ -6,7 +6,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run the stack (one api-gateway, two queue-workers) on SQLite and a local Redis, until Ctrl-C.
+# Run the stack (one api-gateway, two queue-workers, one events-broadcaster) on SQLite and a local Redis, until Ctrl-C.
 up:
     scripts/up.sh
 

@@ -2,14 +2,15 @@
 # `just up`: the whole stack on this machine. Builds in release, makes sure a Redis answers
 # (starting one on a free port if needed), uses SQLite under ./data unless DATABASE_URL is set,
 # migrates, creates the admin and a demo project, task and agent on the first run, then runs
-# one api-gateway and two queue-workers with prefixed logs until Ctrl-C.
+# one api-gateway, two queue-workers and one events-broadcaster with prefixed logs until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p data
 
-cargo build --release -p agentq-api-gateway -p agentq-queue-worker
+cargo build --release -p agentq-api-gateway -p agentq-queue-worker -p agentq-events-broadcaster
 gateway=target/release/api-gateway
 worker=target/release/queue-worker
+broadcaster=target/release/events-broadcaster
 
 pids=()
 stop() {
@@ -40,6 +41,7 @@ fi
 export AGENTQ_ENV="${AGENTQ_ENV:-development}"
 export DATABASE_URL="${DATABASE_URL:-sqlite://./data/agentq.db?mode=rwc}"
 export AGENTQ_API_ADDR="${AGENTQ_API_ADDR:-127.0.0.1:8080}"
+export AGENTQ_WS_ADDR="${AGENTQ_WS_ADDR:-127.0.0.1:8081}"
 admin_email="${AGENTQ_ADMIN_EMAIL:-admin@agentq.local}"
 
 "$gateway" migrate >/dev/null
@@ -59,6 +61,8 @@ for n in 1 2; do
     AGENTQ_WORKER_ID="worker-$n" "$worker" > >(sed -u "s/^/[queue-worker-$n] /") 2>&1 &
     pids+=($!)
 done
+"$broadcaster" > >(sed -u 's/^/[events-broadcaster] /') 2>&1 &
+pids+=($!)
 
 api="http://$AGENTQ_API_ADDR/api"
 auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
@@ -73,6 +77,7 @@ cat <<INFO
 
 agentq is up.
   API:       http://$AGENTQ_API_ADDR  (health: /healthz, readiness: /readyz, metrics: /metrics)
+  Events:    ws://$AGENTQ_WS_ADDR/ws  (send {"type":"subscribe","room":"notifications"}; health: /healthz)
   Redis:     $REDIS_URL
   Database:  $DATABASE_URL
 
@@ -81,6 +86,9 @@ Queue a job (a token for $admin_email is below; or log in with POST /api/auth/lo
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"taskId":1,"agentId":1}' http://$AGENTQ_API_ADDR/api/agent-execution/queue
   curl -s -H "Authorization: Bearer \$TOKEN" http://$AGENTQ_API_ADDR/api/agent-execution/jobs
+
+Watch its events (any WebSocket client, e.g. websocat):
+  websocat "ws://$AGENTQ_WS_ADDR/ws?token=\$TOKEN"   then send {"type":"subscribe","room":"notifications"}
 
 Ctrl-C stops everything.
 INFO
