@@ -41,6 +41,14 @@ enum End {
 
 type Step = Result<(), End>;
 
+/// When the session last heard from its peer, pinged it and re-checked its access.
+struct Clock {
+    expiry: Instant,
+    last_heard: Instant,
+    last_ping: Instant,
+    last_recheck: Instant,
+}
+
 struct Session<S> {
     ws: WebSocketStream<S>,
     ctx: Arc<Context>,
@@ -60,7 +68,7 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (outbox, mut inbox) = mpsc::channel(ctx.settings.client_buffer);
-    let mailbox = ctx.hub.new_client(outbox);
+    let mailbox = ctx.hub.new_client(outbox, ctx.shutdown.child_token());
     let mut session = Session {
         ws,
         user: identity.user.id,
@@ -88,34 +96,38 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     async fn run(&mut self, inbox: &mut mpsc::Receiver<Utf8Bytes>, token_expires_at: u64) -> End {
-        let ping_every = self.ctx.settings.ping_every;
-        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-        let recheck_every = self.ctx.settings.recheck_every;
-        let mut recheck = tokio::time::interval_at(Instant::now() + recheck_every, recheck_every);
-        let expiry = Instant::now()
-            + Duration::from_secs(token_expires_at.saturating_sub(agentq_auth::now_secs()));
-        let mut last_heard = Instant::now();
-        let shutdown = self.ctx.shutdown.clone();
-        let too_slow = self.mailbox.too_slow.clone();
+        let settings = &self.ctx.settings;
+        let (ping_every, recheck_every) = (settings.ping_every, settings.recheck_every);
+        // one timer for keepalive, re-checks and token expiry: fewer wakeups to poll per event
+        let every = ping_every.min(recheck_every);
+        let mut housekeeping = tokio::time::interval_at(Instant::now() + every, every);
+        let mut clock = Clock {
+            expiry: Instant::now()
+                + Duration::from_secs(token_expires_at.saturating_sub(agentq_auth::now_secs())),
+            last_heard: Instant::now(),
+            last_ping: Instant::now(),
+            last_recheck: Instant::now(),
+        };
+        // made once, not per loop turn, so that it registers with the token once
+        let stop = self.mailbox.stop.clone().cancelled_owned();
+        tokio::pin!(stop);
         loop {
             let step = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
-                () = too_slow.cancelled() => Err(End::Close(CloseCode::Again, "too slow: events were dropped")),
-                () = tokio::time::sleep_until(expiry) => Err(End::Close(CloseCode::Policy, "token expired")),
                 Some(first) = inbox.recv() => self.write_events(first, inbox).await,
                 message = self.ws.next() => {
-                    last_heard = Instant::now();
+                    clock.last_heard = Instant::now();
                     self.on_message(message).await
                 }
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > ping_every * 2 {
-                        Err(End::Gone)
-                    } else {
-                        self.write(Message::Ping(Default::default())).await
-                    }
+                // after the outbox: checking a token takes a lock, and events come first
+                () = &mut stop => Err(if self.ctx.shutdown.is_cancelled() {
+                    End::Close(CloseCode::Away, "server shutting down")
+                } else {
+                    End::Close(CloseCode::Again, "too slow: events were dropped")
+                }),
+                _ = housekeeping.tick() => {
+                    Box::pin(self.housekeeping(&mut clock, ping_every, recheck_every)).await
                 }
-                _ = recheck.tick() => self.recheck().await,
             };
             if let Err(end) = step {
                 return end;
@@ -123,9 +135,36 @@ where
         }
     }
 
+    /// Token expiry, keepalive (a peer silent for two pings is gone) and the access re-check.
+    async fn housekeeping(
+        &mut self,
+        clock: &mut Clock,
+        ping_every: Duration,
+        recheck_every: Duration,
+    ) -> Step {
+        let now = Instant::now();
+        if now >= clock.expiry {
+            return Err(End::Close(CloseCode::Policy, "token expired"));
+        }
+        if now.duration_since(clock.last_ping) >= ping_every {
+            if now.duration_since(clock.last_heard) > ping_every * 2 {
+                return Err(End::Gone);
+            }
+            clock.last_ping = now;
+            self.write(Message::Ping(Default::default())).await?;
+        }
+        if now.duration_since(clock.last_recheck) >= recheck_every {
+            clock.last_recheck = now;
+            self.recheck().await?;
+        }
+        Ok(())
+    }
+
     async fn on_message(&mut self, message: Option<Result<Message, WsError>>) -> Step {
         match message {
-            Some(Ok(Message::Text(text))) => self.on_frame(&text).await,
+            // boxed: subscribing (database, replay) is rare, and its future is large; the
+            // session's own future stays small for the many idle connections
+            Some(Ok(Message::Text(text))) => Box::pin(self.on_frame(&text)).await,
             Some(Ok(Message::Binary(_))) => {
                 self.send(frame::error(
                     Refusal::BadFrame,

@@ -135,9 +135,12 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             r#"{"error":"Expected a WebSocket upgrade"}"#,
         );
     };
+    // the request itself is not kept for the life of the connection
+    let upgrading = hyper::upgrade::on(&mut req);
+    drop(req);
     let tasks = ctx.connections.clone();
     tasks.spawn(async move {
-        match hyper::upgrade::on(&mut req).await {
+        match upgrading.await {
             Ok(upgraded) => {
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
@@ -159,11 +162,12 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
     reply
 }
 
-/// Small buffers (many mostly idle connections), bounded frames in and buffered bytes out.
+/// Small buffers (many mostly idle connections; clients send little), bounded frames in and
+/// buffered bytes out.
 fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(4 * 1024)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))

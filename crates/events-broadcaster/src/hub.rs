@@ -32,7 +32,7 @@ struct Member {
     /// `Some` for a member (not an admin) in `notifications`: only these projects' events.
     only: Option<Scope>,
     /// Cancelled when the outbox overflows.
-    too_slow: CancellationToken,
+    stop: CancellationToken,
 }
 
 #[derive(Debug, Default)]
@@ -53,7 +53,9 @@ pub struct Hub {
 pub struct Mailbox {
     pub client: ClientId,
     pub outbox: mpsc::Sender<Utf8Bytes>,
-    pub too_slow: CancellationToken,
+    /// Ends the client's session: cancelled at shutdown (a child of the server's token), or by
+    /// the hub when the client's outbox overflows.
+    pub stop: CancellationToken,
 }
 
 impl Hub {
@@ -66,12 +68,12 @@ impl Hub {
         hub
     }
 
-    pub fn new_client(&self, outbox: mpsc::Sender<Utf8Bytes>) -> Mailbox {
+    pub fn new_client(&self, outbox: mpsc::Sender<Utf8Bytes>, stop: CancellationToken) -> Mailbox {
         metrics::gauge!("agentq_ws_connections").increment(1.0);
         Mailbox {
             client: self.next_client.fetch_add(1, Ordering::Relaxed),
             outbox,
-            too_slow: CancellationToken::new(),
+            stop,
         }
     }
 
@@ -90,7 +92,7 @@ impl Hub {
             Member {
                 outbox: mailbox.outbox.clone(),
                 only,
-                too_slow: mailbox.too_slow.clone(),
+                stop: mailbox.stop.clone(),
             },
         );
         rooms.last_dispatched
@@ -140,10 +142,10 @@ impl Hub {
                 match member.outbox.try_send(text.clone()) {
                     Ok(()) => sent += 1,
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        if !member.too_slow.is_cancelled() {
+                        if !member.stop.is_cancelled() {
                             metrics::counter!("agentq_ws_slow_client_drops_total").increment(1);
                         }
-                        member.too_slow.cancel();
+                        member.stop.cancel();
                     }
                     // the connection is closing; it leaves its rooms itself
                     Err(mpsc::error::TrySendError::Closed(_)) => {}

@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentq_auth::Jwt;
+use agentq_queue::EventId;
 use agentq_store::{NewUser, Role};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const SECRET: &str = "ws-bench-secret-that-is-long-enough-0123456789";
 
@@ -48,7 +50,9 @@ fn options() -> Options {
     o
 }
 
-#[tokio::main]
+// One thread for every client: the clients must not take the CPU the broadcaster is measured on
+// (two cores here), and one thread wastes none of it on work stealing.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let o = options();
     let mut results = Vec::new();
@@ -154,7 +158,7 @@ async fn run(n: usize, o: &Options) -> Value {
     }
 
     // connect and subscribe everyone, 100 at a time
-    let receipts: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let receipts: Arc<Mutex<Vec<(EventId, Instant)>>> = Arc::default();
     let mut clients = Vec::with_capacity(n);
     let mut pending = Vec::new();
     for i in 0..n {
@@ -165,9 +169,12 @@ async fn run(n: usize, o: &Options) -> Value {
                 "authorization",
                 format!("Bearer {token}").parse().expect("header"),
             );
-            let (mut ws, _) = tokio_tungstenite::connect_async(request)
-                .await
-                .expect("connect");
+            // tungstenite zeroes its whole read buffer (128 KiB by default) before each read
+            let config = WebSocketConfig::default().read_buffer_size(4096);
+            let (mut ws, _) =
+                tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+                    .await
+                    .expect("connect");
             ws.send(Message::Text(
                 r#"{"type":"subscribe","room":"project:1"}"#.into(),
             ))
@@ -191,7 +198,7 @@ async fn run(n: usize, o: &Options) -> Value {
         .map(|mut ws| {
             let receipts = receipts.clone();
             tokio::spawn(async move {
-                let mut mine = Vec::new();
+                let mut mine = Vec::with_capacity(1024);
                 while let Some(Ok(message)) = ws.next().await {
                     if let Message::Text(text) = message {
                         let at = Instant::now();
@@ -200,8 +207,9 @@ async fn run(n: usize, o: &Options) -> Value {
                             .split("\"id\":\"")
                             .nth(1)
                             .and_then(|rest| rest.split('"').next())
+                            .and_then(EventId::parse)
                         {
-                            mine.push((id.to_owned(), at));
+                            mine.push((id, at));
                         }
                         if text.contains("\"progress\":100") {
                             break;
@@ -227,9 +235,10 @@ async fn run(n: usize, o: &Options) -> Value {
     let events_key = agentq_queue::Keys::new(&queue).events();
     let total = o.rate * o.seconds;
     let period = Duration::from_nanos(1_000_000_000 / o.rate);
-    let mut sent: HashMap<String, Instant> = HashMap::new();
+    let mut sent: HashMap<EventId, Instant> = HashMap::new();
     let mut rss_samples = Vec::new();
     let cpu_before = cpu_ticks(pid);
+    let client_cpu_before = cpu_ticks(std::process::id());
     let started = Instant::now();
     let job = agentq_domain::JobId::new().to_string();
     for k in 0..total {
@@ -253,13 +262,16 @@ async fn run(n: usize, o: &Options) -> Value {
             .query_async(&mut redis)
             .await
             .expect("xadd");
-        sent.insert(id, at);
+        if let Some(id) = EventId::parse(&id) {
+            sent.insert(id, at);
+        }
         if k % o.rate == 0 {
             rss_samples.push(rss_kib(pid));
         }
     }
     let window_end = Instant::now();
     let cpu_window = cpu_ticks(pid) - cpu_before;
+    let client_cpu_window = cpu_ticks(std::process::id()) - client_cpu_before;
     // drain: until every client saw the last event, or 30 s
     let drain_deadline = Instant::now() + Duration::from_secs(30);
     for reader in readers {
@@ -297,5 +309,7 @@ async fn run(n: usize, o: &Options) -> Value {
         "rss_idle_mib": rss_idle as f64 / 1024.0,
         "rss_broadcast_max_mib": rss_broadcast_max as f64 / 1024.0,
         "cpu_percent_of_one_core": cpu_window as f64 / ticks_per_sec / o.seconds as f64 * 100.0,
+        "client_cpu_percent_of_one_core":
+            client_cpu_window as f64 / ticks_per_sec / o.seconds as f64 * 100.0,
     })
 }

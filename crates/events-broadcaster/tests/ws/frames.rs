@@ -67,3 +67,19 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
         .await;
     drop(silent);
 }
+
+#[tokio::test]
+async fn a_connection_ends_when_its_token_expires() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[("AGENTQ_WS_RECHECK_MS", "100")]).await;
+    let short = h.jwt.issue(h.member.id, 1).expect("token").token;
+    let mut client = b.connect(&short).await;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), client.ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Policy));
+}
