@@ -58,7 +58,8 @@ token=$("$gateway" token --email "$admin_email" --ttl 12h)
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://$AGENTQ_API_ADDR/healthz" >/dev/null && break; sleep 0.1; done
 for n in 1 2; do
-    AGENTQ_WORKER_ID="worker-$n" "$worker" > >(sed -u "s/^/[queue-worker-$n] /") 2>&1 &
+    AGENTQ_WORKER_ID="worker-$n" AGENTQ_WORKER_METRICS_ADDR="127.0.0.1:909$n" \
+        "$worker" > >(sed -u "s/^/[queue-worker-$n] /") 2>&1 &
     pids+=($!)
 done
 "$broadcaster" > >(sed -u 's/^/[events-broadcaster] /') 2>&1 &
@@ -78,6 +79,7 @@ cat <<INFO
 agentq is up.
   API:       http://$AGENTQ_API_ADDR  (health: /healthz, readiness: /readyz, metrics: /metrics)
   Events:    ws://$AGENTQ_WS_ADDR/ws  (send {"type":"subscribe","room":"notifications"}; health: /healthz)
+  Workers:   metrics at http://127.0.0.1:9091/metrics and http://127.0.0.1:9092/metrics
   Redis:     $REDIS_URL
   Database:  $DATABASE_URL
 

@@ -33,6 +33,35 @@ pub enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: u64,
     },
+    /// Exit 0 when `GET <url>` answers 2xx within 3 s (container health checks: the image
+    /// has no curl). Needs no settings.
+    Probe { url: String },
+}
+
+/// `GET url` (plain `http://host:port/path`) answered 2xx within 3 s.
+pub fn probe(url: &str) -> bool {
+    use std::io::Write;
+    use std::net::ToSocketAddrs;
+    use std::time::Duration;
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let timeout = Duration::from_secs(3);
+    let Some(addr) = authority.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head[9] == b'2'
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +107,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
     let db = agentq_store::connect_and_migrate(settings.database_url.expose()).await?;
     match command {
-        Command::Serve => anyhow::bail!("serve is not an admin command"),
+        Command::Serve | Command::Probe { .. } => anyhow::bail!("not an admin command"),
         Command::Migrate => {
             println!("database schema is up to date");
         }

@@ -11,14 +11,12 @@ pub mod settings;
 pub mod state;
 
 use std::net::TcpListener;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use agentq_queue::{Queue, QueueConfig, Redis};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -46,22 +44,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// The Prometheus recorder. The `metrics` facade has one recorder per process, so servers
-/// started in one process (tests) share it.
-fn prometheus() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // another recorder may already be installed (an embedding program): keep ours
-            // for rendering anyway
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
-
 /// Serves the API on `listener` until `shutdown` is cancelled.
 pub async fn run(
     state: AppState,
@@ -70,7 +52,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let development = state.settings.development;
     let state = web::Data::new(state);
-    let handle = web::Data::new(prometheus());
+    let handle = web::Data::new(agentq_telemetry::prometheus());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -8,13 +8,15 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // logs go to stderr: stdout is for what a subcommand prints (a token, say)
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    agentq_telemetry::init_logs();
     let cli = Cli::parse();
+    if let Some(Command::Probe { url }) = &cli.command {
+        std::process::exit(if agentq_api_gateway::cli::probe(url) {
+            0
+        } else {
+            1
+        });
+    }
     let settings = Settings::from_env()?;
     match cli.command {
         None | Some(Command::Serve) => serve(settings).await,

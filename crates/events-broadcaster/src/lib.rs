@@ -18,7 +18,7 @@ use agentq_store::Db;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -73,7 +73,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let ctx = Arc::new(Context {
         jwt: Jwt::new(&settings.jwt_secret),
         identities: Identities::default(),
-        prometheus: prometheus(),
+        prometheus: agentq_telemetry::prometheus(),
         connections: TaskTracker::new(),
         shutdown: shutdown.clone(),
         hub: hub.clone(),
@@ -114,12 +114,4 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, ctx.connections.wait()).await;
     let _ = pump.await;
     Ok(())
-}
-
-/// The process's Prometheus recorder.
-fn prometheus() -> PrometheusHandle {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let _ = metrics::set_global_recorder(recorder);
-    handle
 }

@@ -3,6 +3,7 @@
 pub mod command;
 pub mod http;
 pub mod job;
+pub mod observe;
 pub mod reconciler;
 pub mod recorder;
 pub mod settings;
@@ -18,12 +19,29 @@ use crate::settings::Settings;
 
 /// Runs the worker pool and the recorder until `shutdown`; returns what the pool did.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<WorkerReport> {
+    // installed before anything records a metric: earlier ones would be lost
+    let metrics = agentq_telemetry::prometheus();
     let db = agentq_store::connect_and_migrate(&settings.database_url).await?;
     let mut config = QueueConfig::named(settings.queue.clone());
     config.lease = settings.lease;
     config.max_attempts = settings.attempts;
     config.backoff.base = settings.backoff_base;
     let queue = Queue::new(Redis::open(&settings.redis_url)?, config);
+    observe::check_redis(&queue).await;
+    if let Some(addr) = settings.metrics_addr {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tokio::spawn(agentq_telemetry::serve_health_and_metrics(
+                    listener,
+                    metrics,
+                    shutdown.clone(),
+                ));
+            }
+            // a taken metrics port must not stop jobs from running
+            Err(err) => tracing::warn!(%addr, error = %err, "no /metrics: cannot listen"),
+        }
+    }
+    let sampler = tokio::spawn(observe::sample_queue(queue.clone(), shutdown.clone()));
     let ctx = Arc::new(JobContext {
         queue: queue.clone(),
         db: db.clone(),
@@ -51,12 +69,18 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         options,
         move |job, stop| {
             let ctx = ctx.clone();
-            async move { process_one(&ctx, job, stop).await }
+            async move {
+                let started = std::time::Instant::now();
+                let outcome = process_one(&ctx, job, stop).await;
+                observe::record_outcome(&outcome, started.elapsed());
+                outcome
+            }
         },
         shutdown,
     )
     .await;
     let _ = recorder.await;
     let _ = reconciler.await;
+    let _ = sampler.await;
     Ok(report)
 }

@@ -3,12 +3,7 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    agentq_telemetry::init_logs();
     let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

@@ -20,6 +20,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
     pub secret_key: [u8; 32],
+    /// `AGENTQ_WORKER_METRICS_ADDR` (127.0.0.1:9091; `off` for none): `/healthz` and `/metrics`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
     pub reconcile: crate::reconciler::ReconcileOptions,
 }
@@ -79,6 +81,13 @@ impl Settings {
             backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
             shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
             secret_key,
+            metrics_addr: match get("AGENTQ_WORKER_METRICS_ADDR").as_deref() {
+                Some("off") => None,
+                Some(addr) => Some(addr.parse().map_err(|_| {
+                    anyhow::anyhow!("AGENTQ_WORKER_METRICS_ADDR: expected host:port or off")
+                })?),
+                None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9091))),
+            },
             reconcile: crate::reconciler::ReconcileOptions {
                 every: Duration::from_millis(number("AGENTQ_RECONCILE_EVERY_MS", 30_000)?.max(100)),
                 grace: Duration::from_millis(number("AGENTQ_RECONCILE_GRACE_MS", 60_000)?),

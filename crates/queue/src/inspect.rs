@@ -147,4 +147,26 @@ impl Queue {
             .await?;
         Ok(value.unwrap_or(0))
     }
+
+    /// Redis's `maxmemory-policy`; `None` where `CONFIG` is not allowed (managed Redis). Any
+    /// policy but `noeviction` lets Redis drop a job's keys to make room.
+    pub async fn maxmemory_policy(&self) -> Result<Option<String>> {
+        let reply: Result<Vec<String>> = self
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("maxmemory-policy")
+                    .query_async(&mut conn)
+                    .await?)
+            })
+            .await;
+        match reply {
+            Ok(pair) => Ok(pair.into_iter().nth(1)),
+            Err(QueueError::Redis(err)) if !err.is_connection_dropped() && !err.is_io_error() => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
 }

@@ -269,7 +269,9 @@ async fn run(n: usize, o: &Options) -> Value {
             rss_samples.push(rss_kib(pid));
         }
     }
-    let window_end = Instant::now();
+    // the window is `seconds` long, as the reference's: the last event is due before it ends
+    let window_end = started + Duration::from_secs(o.seconds);
+    tokio::time::sleep_until(window_end.into()).await;
     let cpu_window = cpu_ticks(pid) - cpu_before;
     let client_cpu_window = cpu_ticks(std::process::id()) - client_cpu_before;
     // drain: until every client saw the last event, or 30 s

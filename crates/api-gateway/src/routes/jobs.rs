@@ -215,7 +215,12 @@ fn job_view(record: &JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Val
         "queuedAt": iso(record.queued_at),
         "startedAt": started,
         "completedAt": finished,
-        "executionTimeMs": record.execution_time_ms,
+        // until the recorder has written it, the queue's own timestamps tell the same
+        "executionTimeMs": record.execution_time_ms.or_else(|| {
+            let live = live?;
+            let run = live.finished_at?.checked_sub(live.started_at?)?;
+            i64::try_from(run).ok()
+        }),
         "result": result,
         "lastError": error,
         "createdAt": iso(record.created_at),

@@ -33,6 +33,7 @@ impl Harness {
             ("AGENTQ_SECRET_KEY", SECRET_KEY.into()),
             ("AGENTQ_BACKOFF_BASE_MS", "50".into()),
             ("AGENTQ_SHUTDOWN_GRACE_MS", "2000".into()),
+            ("AGENTQ_WORKER_METRICS_ADDR", "off".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -53,7 +54,7 @@ impl Harness {
         let mut config = QueueConfig::named(queue_name);
         config.max_attempts = settings.attempts;
         config.backoff.base = settings.backoff_base;
-        let queue = Queue::new(Redis::open(&redis_url).expect("redis"), config);
+        let queue = Queue::new(Redis::open(&settings.redis_url).expect("redis"), config);
         Self {
             db,
             queue,
@@ -95,6 +96,7 @@ impl Harness {
             .env("AGENTQ_QUEUE", &settings.queue)
             .env("AGENTQ_SECRET_KEY", SECRET_KEY)
             .env("AGENTQ_WORKER_ID", worker_id)
+            .env("AGENTQ_WORKER_METRICS_ADDR", "off")
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
             .spawn()

@@ -5,5 +5,6 @@ mod helpers;
 
 mod agents;
 mod http;
+mod observe;
 mod reconciler;
 mod recorder;

@@ -1,0 +1,65 @@
+use std::process::Stdio;
+use std::time::Duration;
+
+use agentq_domain::JobState;
+use tokio::io::AsyncReadExt;
+
+use crate::helpers::{Harness, OwnRedis};
+
+#[tokio::test]
+async fn a_worker_warns_when_redis_may_evict_and_exports_its_metrics() {
+    let redis = OwnRedis::start();
+    assert!(redis.cli(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]));
+    let h = Harness::new(&[("REDIS_URL", &redis.url())]).await;
+    let agent = h.agent("echo '{\"result\": 1}'", 30).await;
+    let job = h.submit(&agent).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let settings = h.settings("observed");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", redis.url())
+        .env("DATABASE_URL", &settings.database_url)
+        .env("AGENTQ_QUEUE", &settings.queue)
+        .env("AGENTQ_SECRET_KEY", crate::helpers::SECRET_KEY)
+        .env("AGENTQ_WORKER_METRICS_ADDR", &metrics_addr)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("queue-worker");
+    h.wait_for_row(&job, JobState::Completed, Duration::from_secs(30))
+        .await;
+
+    let page = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("agentq_worker_jobs_total{outcome=\"completed\"} 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("agentq_worker_job_duration_seconds"),
+        "{page}"
+    );
+    let health = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr).await;
+    }
+    assert!(stderr.contains("maxmemory-policy"), "{stderr}");
+    assert!(stderr.contains("allkeys-lru"), "{stderr}");
+    h.cleanup();
+}

@@ -1,0 +1,116 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use agentq_domain::JobState;
+use serde_json::Value;
+
+use crate::stack::Stack;
+
+#[tokio::test]
+async fn kill_9_of_a_worker_mid_run_loses_nothing() {
+    let stack = Stack::on_sqlite(&[("AGENTQ_LOCK_DURATION_MS", "1000")]).await;
+    let mut stack = stack;
+    let (_, task) = stack.project("Apollo").await;
+    let agent = stack.agent(r#"sleep 0.3; echo '{"result": "done"}'"#).await;
+    let mut events = stack.events(0, &stack.admin_token).await;
+    events.subscribe("notifications", None).await;
+    let mut jobs = Vec::new();
+    for _ in 0..20 {
+        jobs.push(stack.queue(task, agent).await);
+    }
+    // kill a worker once it has started jobs
+    let mut started = 0;
+    while started < 4 {
+        if events.next().await["event"] == "agent_job_started" {
+            started += 1;
+        }
+    }
+    stack.workers[0].1.kill_9();
+
+    let mut completed: HashMap<String, usize> = HashMap::new();
+    while completed.len() < jobs.len() {
+        let frame: Value = events.next().await;
+        if frame["event"] == "agent_job_completed" {
+            let job = frame["data"]["jobId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            *completed.entry(job).or_default() += 1;
+        }
+    }
+    // nothing completes twice, even later
+    let late = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let frame = events.next().await;
+            if frame["event"] == "agent_job_completed" {
+                return frame;
+            }
+        }
+    })
+    .await;
+    assert!(late.is_err(), "a job completed twice: {late:?}");
+    for job in &jobs {
+        assert_eq!(completed.get(job), Some(&1), "{job}");
+        stack.wait_for_row(job, JobState::Completed).await;
+    }
+}
+
+#[tokio::test]
+async fn clients_resuming_after_a_broadcaster_restart_miss_nothing() {
+    let mut stack = Stack::on_sqlite(&[]).await;
+    let (project, task) = stack.project("Apollo").await;
+    let agent = stack.agent(r#"echo '{"result": 1}'"#).await;
+    let room = format!("project:{project}");
+    let mut client = stack.events(0, &stack.admin_token).await;
+    client.subscribe(&room, None).await;
+    let first = stack.queue(task, agent).await;
+    let frames = client.until(&first, "agent_job_completed").await;
+    let last_id = frames.last().expect("frame")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let (port, mut broadcaster) = stack.broadcasters.remove(0);
+    assert!(
+        broadcaster.terminate().success(),
+        "{} stopped cleanly",
+        broadcaster.name
+    );
+    drop(client);
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        let job = stack.queue(task, agent).await;
+        stack.wait_for_status(&job, "completed").await;
+        missed.push(job);
+    }
+    let index = stack.start_broadcaster_on(port).await;
+    let mut back = stack.events(index, &stack.admin_token).await;
+    back.subscribe(&room, Some(&last_id)).await;
+    let replayed = back
+        .until(missed.last().expect("job"), "agent_job_completed")
+        .await;
+    let mut per_job: HashMap<&str, Vec<&str>> = HashMap::new();
+    for frame in &replayed {
+        per_job
+            .entry(frame["data"]["jobId"].as_str().unwrap_or_default())
+            .or_default()
+            .push(frame["event"].as_str().unwrap_or_default());
+    }
+    assert!(
+        !per_job.contains_key(first.as_str()),
+        "nothing before lastEventId"
+    );
+    for job in &missed {
+        assert_eq!(
+            per_job.get(job.as_str()).map(Vec::as_slice),
+            Some(
+                &[
+                    "agent_job_queued",
+                    "agent_job_started",
+                    "agent_job_completed"
+                ][..]
+            ),
+            "{job}"
+        );
+    }
+}

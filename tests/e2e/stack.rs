@@ -1,0 +1,479 @@
+//! The whole stack as processes: one api-gateway, two queue-workers and two
+//! events-broadcasters on a queue and a database of the test's own, driven only through HTTP
+//! and WebSocket.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use agentq_domain::JobId;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const JWT_SECRET: &str = "e2e-secret-that-is-long-enough-for-hs256-0123";
+const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const ADMIN_EMAIL: &str = "admin@e2e.example";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Where `cargo test` put the workspace's binaries: next to this test's `deps/` folder.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace --all-targets` (`just test`)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A process that is killed when dropped.
+pub struct Service {
+    pub name: String,
+    pub child: Child,
+}
+
+impl Service {
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("exit")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+pub struct Stack {
+    env: Vec<(String, String)>,
+    pub api: String,
+    /// Held so that it lives as long as the stack (dropping it kills the process).
+    _gateway: Service,
+    /// (metrics port, process)
+    pub workers: Vec<(u16, Service)>,
+    pub broadcasters: Vec<(u16, Service)>,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    /// The database the services use, for checking that the API tells what SQL holds.
+    pub db: agentq_store::Db,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl Stack {
+    /// The stack on SQLite (a file of its own).
+    pub async fn on_sqlite(extra: &[(&str, &str)]) -> Self {
+        let file = std::env::temp_dir().join(format!("agentq-e2e-{}.db", JobId::new()));
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        Self::start(&url, Cleanup::File(file), extra).await
+    }
+
+    /// The stack on a fresh database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`, or
+    /// `None` when that is unset.
+    pub async fn on_mariadb(extra: &[(&str, &str)]) -> Option<Self> {
+        use sea_orm::{ConnectionTrait, Database};
+        let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("agentq_e2e_{}", JobId::new().as_uuid().simple());
+        let admin = Database::connect(&admin_url).await.expect("MariaDB");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
+        let url = format!("{base}/{name}");
+        Some(Self::start(&url, Cleanup::Database { admin_url, name }, extra).await)
+    }
+
+    async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
+        let redis_url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let api_port = free_port();
+        let mut env: Vec<(String, String)> = [
+            ("REDIS_URL", redis_url.as_str()),
+            ("DATABASE_URL", database_url),
+            ("AGENTQ_QUEUE", &format!("e2e-{}", JobId::new())),
+            ("AGENTQ_JWT_SECRET", JWT_SECRET),
+            ("AGENTQ_SECRET_KEY", SECRET_KEY),
+            ("AGENTQ_API_ADDR", &format!("127.0.0.1:{api_port}")),
+            ("AGENTQ_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("AGENTQ_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("AGENTQ_BACKOFF_BASE_MS", "100"),
+            ("AGENTQ_SHUTDOWN_GRACE_MS", "2000"),
+            ("RUST_LOG", "warn"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        let mut stack = Self {
+            api: format!("http://127.0.0.1:{api_port}"),
+            _gateway: spawn(&env, "api-gateway", &["serve"], &[]),
+            workers: Vec::new(),
+            broadcasters: Vec::new(),
+            http: reqwest::Client::new(),
+            admin_token: String::new(),
+            db: agentq_store::connect(database_url).await.expect("db"),
+            cleanup,
+            env,
+        };
+        stack
+            .wait_until_ready(&format!("{}/readyz", stack.api))
+            .await;
+        for n in 1..=2 {
+            stack.start_worker(&format!("worker-{n}"));
+            stack.start_broadcaster().await;
+        }
+        stack.admin_token = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        stack
+    }
+
+    /// Starts a worker with its `/metrics` on a port of its own; that port.
+    pub fn start_worker(&mut self, id: &str) -> u16 {
+        let port = free_port();
+        let metrics = format!("127.0.0.1:{port}");
+        let worker = spawn(
+            &self.env,
+            "queue-worker",
+            &[],
+            &[
+                ("AGENTQ_WORKER_ID", id),
+                ("AGENTQ_WORKER_METRICS_ADDR", &metrics),
+            ],
+        );
+        self.workers.push((port, worker));
+        port
+    }
+
+    /// Starts a broadcaster (on `port`, or a free one); its index in `broadcasters`.
+    pub async fn start_broadcaster_on(&mut self, port: u16) -> usize {
+        let addr = format!("127.0.0.1:{port}");
+        let service = spawn(
+            &self.env,
+            "events-broadcaster",
+            &[],
+            &[("AGENTQ_WS_ADDR", &addr)],
+        );
+        self.wait_until_ready(&format!("http://{addr}/healthz"))
+            .await;
+        self.broadcasters.push((port, service));
+        self.broadcasters.len() - 1
+    }
+
+    pub async fn start_broadcaster(&mut self) -> usize {
+        self.start_broadcaster_on(free_port()).await
+    }
+
+    async fn wait_until_ready(&self, url: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(reply) = self.http.get(url).send().await
+                && reply.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{url} never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A `/metrics` page.
+    pub async fn metrics(&self, url: &str) -> String {
+        let reply = self.http.get(url).send().await.expect("metrics");
+        assert!(reply.status().is_success(), "{url}: {}", reply.status());
+        reply.text().await.expect("text")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["token"].as_str().expect("token").to_owned()
+    }
+
+    /// One API call; the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("request");
+        let status = reply.status();
+        let text = reply.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, reply) = self
+            .call(
+                reqwest::Method::POST,
+                path,
+                Some(&self.admin_token),
+                Some(body),
+            )
+            .await;
+        assert!(status.is_success(), "POST {path}: {status} {reply}");
+        reply
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    /// A project with one task; (project id, task id).
+    pub async fn project(&self, name: &str) -> (i64, i64) {
+        let project = self.post("/api/projects", json!({"name": name})).await;
+        let id = project["data"]["id"].as_i64().expect("project id");
+        let task = self
+            .post(
+                &format!("/api/projects/{id}/tasks"),
+                json!({"code": format!("{name}-1"), "title": "task"}),
+            )
+            .await;
+        (id, task["data"]["id"].as_i64().expect("task id"))
+    }
+
+    /// A `command` agent running `sh -c script`; its id.
+    pub async fn agent(&self, script: &str) -> i64 {
+        let agent = self
+            .post(
+                "/api/agents",
+                json!({
+                    "name": format!("agent-{}", JobId::new()),
+                    "kind": "command",
+                    "command": ["sh", "-c", script],
+                    "timeoutSecs": 60,
+                }),
+            )
+            .await;
+        agent["data"]["id"].as_i64().expect("agent id")
+    }
+
+    /// Queues a job as the admin through the seed's route; its id.
+    pub async fn queue(&self, task: i64, agent: i64) -> String {
+        let reply = self
+            .post(
+                "/api/agent-execution/queue",
+                json!({"taskId": task, "agentId": agent}),
+            )
+            .await;
+        assert_eq!(reply["data"]["status"], "queued", "{reply}");
+        reply["data"]["jobId"].as_str().expect("job id").to_owned()
+    }
+
+    /// Polls the job's status route until `status` (the API's view).
+    pub async fn wait_for_status(&self, job: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (code, reply) = self
+                .get(
+                    &format!("/api/agent-execution/jobs/{job}"),
+                    &self.admin_token,
+                )
+                .await;
+            assert_eq!(code, StatusCode::OK, "{reply}");
+            if reply["data"]["status"] == status {
+                return reply["data"].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job} stayed {}",
+                reply["data"]["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The job's SQL row, read directly.
+    pub async fn row(&self, job: &str) -> agentq_store::JobRecord {
+        let id: JobId = job.parse().expect("job id");
+        agentq_store::job_by_job_id(&self.db, &agentq_store::Scope::All, &id)
+            .await
+            .expect("sql")
+            .expect("row")
+    }
+
+    /// Waits until the SQL row reaches `status` (the recorder is asynchronous).
+    pub async fn wait_for_row(
+        &self,
+        job: &str,
+        status: agentq_domain::JobState,
+    ) -> agentq_store::JobRecord {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let row = self.row(job).await;
+            if row.status == status {
+                return row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "row {job} stayed {:?}",
+                row.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A WebSocket client of broadcaster `index`.
+    pub async fn events(&self, index: usize, token: &str) -> Events {
+        let port = self.broadcasters[index].0;
+        let url = format!("ws://127.0.0.1:{port}/ws?token={token}");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        Events { ws }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(file) => {
+                let _ = std::fs::remove_file(file);
+            }
+            Cleanup::Database { admin_url, name } => {
+                // a blocking drop of the database, best effort, after the services are gone
+                self.broadcasters.clear();
+                self.workers.clear();
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(runtime) = runtime {
+                        runtime.block_on(async {
+                            use sea_orm::{ConnectionTrait, Database};
+                            if let Ok(admin) = Database::connect(&admin_url).await {
+                                let _ = admin
+                                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                                    .await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+fn spawn(env: &[(String, String)], name: &str, args: &[&str], extra: &[(&str, &str)]) -> Service {
+    let child = Command::new(binary(name))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(extra.iter().copied())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    Service {
+        name: name.to_owned(),
+        child,
+    }
+}
+
+pub struct Events {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Events {
+    pub async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn subscribe(&mut self, room: &str, last_event_id: Option<&str>) {
+        let mut frame = json!({"type": "subscribe", "room": room});
+        if let Some(id) = last_event_id {
+            frame["lastEventId"] = id.into();
+        }
+        self.send(frame).await;
+        let reply = self.next().await;
+        assert_eq!(reply["type"], "subscribed", "{reply}");
+    }
+
+    /// The next JSON frame.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).expect("JSON");
+            }
+        }
+    }
+
+    /// Event frames until one named `event` for `job` arrives; all of them, that one last.
+    pub async fn until(&mut self, job: &str, event: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let frame = self.next().await;
+            let done = frame["event"] == event && frame["data"]["jobId"] == job;
+            seen.push(frame);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
