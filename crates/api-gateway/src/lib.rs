@@ -6,6 +6,7 @@ pub mod body;
 pub mod bootstrap;
 pub mod cli;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;

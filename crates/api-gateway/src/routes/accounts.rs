@@ -28,7 +28,17 @@ struct Login {
 /// so that a wrong email takes as long as a wrong password.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm90LWEtcmVhbC1zYWx0$6HhXKk9S4LrOPCAkmOX2zhGQqiPIcnxpAqzoG4A9tVU";
 
-async fn login(
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "accounts",
+    request_body = crate::openapi::LoginRequest,
+    responses(
+        (status = 200, description = "A token", body = crate::openapi::TokenAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Invalid credentials", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many attempts for this address or email", body = crate::openapi::ErrorBody),
+    )
+)]
+pub(crate) async fn login(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -110,7 +120,19 @@ pub(crate) fn one_of(
     }
 }
 
-async fn create_user(
+#[utoipa::path(
+    post, path = "/api/users", tag = "accounts",
+    request_body = crate::openapi::CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::UserAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The email is taken", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_user(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -41,7 +41,19 @@ struct CreateAgent {
     env: Option<BTreeMap<String, String>>,
 }
 
-async fn create_agent(
+#[utoipa::path(
+    post, path = "/api/agents", tag = "agents",
+    request_body = crate::openapi::CreateAgentRequest,
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::AgentAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The name is taken", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_agent(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -73,7 +85,18 @@ async fn create_agent(
     Ok(HttpResponse::Created().json(json!({"success": true, "data": agent_json(&agent, true)})))
 }
 
-async fn list_agents(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/api/agents", tag = "agents",
+    responses(
+        (status = 200, description = "Every agent (details for admins)", body = crate::openapi::AgentList),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_agents(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let agents = agentq_store::list_agents(&state.db).await?;
     let data: Vec<_> = agents
         .iter()

@@ -9,16 +9,28 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(prometheus));
+        .route("/metrics", web::get().to(prometheus))
+        .route("/api/openapi.json", web::get().to(openapi));
 }
 
 /// The process is up.
-async fn healthz() -> HttpResponse {
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = crate::openapi::Health))
+)]
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Redis and the database both answer.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Redis and the database answer", body = crate::openapi::Readiness),
+        (status = 503, description = "One of them does not", body = crate::openapi::Readiness),
+    )
+)]
+pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let redis = state.queue.counts().await.is_ok();
     let database = agentq_store::ping(&state.db).await.is_ok();
     let body = json!({
@@ -32,7 +44,11 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn prometheus(
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
+pub(crate) async fn prometheus(
     state: web::Data<AppState>,
     handle: web::Data<PrometheusHandle>,
 ) -> HttpResponse {
@@ -54,4 +70,12 @@ async fn prometheus(
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())
+}
+
+/// The OpenAPI document (the same as `proto/openapi.json`); public, like the API's shape.
+async fn openapi() -> HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.get_or_init(crate::openapi::document).as_str())
 }

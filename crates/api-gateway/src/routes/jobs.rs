@@ -60,7 +60,19 @@ fn job_not_found() -> ApiError {
     ApiError::not_found("Job not found")
 }
 
-async fn queue_job(
+#[utoipa::path(
+    post, path = "/api/agent-execution/queue", tag = "jobs",
+    request_body = crate::openapi::QueueJobRequest,
+    responses(
+        (status = 201, description = "Queued", body = crate::openapi::QueuedJobAnswer),
+        (status = 400, description = "Validation failed (zod format in details)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn queue_job(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -228,7 +240,17 @@ fn job_view(record: &JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Val
     })
 }
 
-async fn job_status(
+#[utoipa::path(
+    get, path = "/api/agent-execution/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "The job id (a UUID)")),
+    responses(
+        (status = 200, description = "The job", body = crate::openapi::JobAnswer),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn job_status(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,
@@ -262,7 +284,17 @@ fn cannot_cancel() -> ApiError {
     }
 }
 
-async fn cancel_job(
+#[utoipa::path(
+    post, path = "/api/agent-execution/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "Cancelled; a running agent is stopped", body = crate::openapi::JobChangeAnswer),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Job not found or cannot be cancelled", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn cancel_job(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,
@@ -281,7 +313,17 @@ async fn cancel_job(
     })))
 }
 
-async fn retry_job(
+#[utoipa::path(
+    post, path = "/api/agent-execution/jobs/{id}/retry", tag = "jobs",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "A failed job, queued again", body = crate::openapi::JobChangeAnswer),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Job not found or not failed", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn retry_job(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,
@@ -326,7 +368,24 @@ fn parse_param<T: std::str::FromStr>(
         .transpose()
 }
 
-async fn list_jobs(
+#[utoipa::path(
+    get, path = "/api/agent-execution/jobs", tag = "jobs",
+    params(
+        ("state" = Option<String>, Query, description = "waiting, delayed, active, completed, failed or cancelled"),
+        ("agentId" = Option<i64>, Query, description = "Only this agent's jobs"),
+        ("taskId" = Option<i64>, Query, description = "Only this task's jobs (retries included)"),
+        ("projectId" = Option<i64>, Query, description = "Only this project's jobs"),
+        ("limit" = Option<u32>, Query, description = "Page size, at most 100 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "Newest first, in the caller's projects", body = crate::openapi::JobPage),
+        (status = 400, description = "A filter that does not parse", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_jobs(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
@@ -361,7 +420,17 @@ async fn list_jobs(
     })))
 }
 
-async fn job_logs(
+#[utoipa::path(
+    get, path = "/api/agent-execution/jobs/{id}/logs", tag = "jobs",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The agent's output", body = crate::openapi::JobLogsAnswer),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn job_logs(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,

@@ -26,7 +26,18 @@ struct CreateProject {
     name: String,
 }
 
-async fn create_project(
+#[utoipa::path(
+    post, path = "/api/projects", tag = "projects",
+    request_body = crate::openapi::CreateProjectRequest,
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::ProjectAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_project(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -42,7 +53,15 @@ async fn create_project(
     })))
 }
 
-async fn list_projects(
+#[utoipa::path(
+    get, path = "/api/projects", tag = "projects",
+    responses(
+        (status = 200, description = "The projects the caller may see", body = crate::openapi::ProjectList),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_projects(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
@@ -76,7 +95,21 @@ struct AddMember {
     user_id: i64,
 }
 
-async fn add_member(
+#[utoipa::path(
+    post, path = "/api/projects/{id}/members", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    request_body = crate::openapi::AddMemberRequest,
+    responses(
+        (status = 201, description = "Added", body = crate::openapi::MembershipAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Project or user not found", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already a member", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn add_member(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -107,7 +140,20 @@ struct CreateTask {
     title: String,
 }
 
-async fn create_task(
+#[utoipa::path(
+    post, path = "/api/projects/{id}/tasks", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    request_body = crate::openapi::CreateTaskRequest,
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::TaskAnswer),
+        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found (or not the caller's project)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The code is taken in this project", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_task(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -121,7 +167,17 @@ async fn create_task(
     Ok(HttpResponse::Created().json(json!({"success": true, "data": task_json(&task)})))
 }
 
-async fn list_tasks(
+#[utoipa::path(
+    get, path = "/api/projects/{id}/tasks", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The project's tasks", body = crate::openapi::TaskList),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found (or not the caller's project)", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_tasks(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,

@@ -17,7 +17,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Metrics cover the last day, like the seed's retention of completed jobs.
 const METRICS_WINDOW_HOURS: i64 = 24;
 
-async fn worker_status(
+#[utoipa::path(
+    get, path = "/api/agent-execution/workers", tag = "jobs",
+    responses(
+        (status = 200, description = "Worker configuration, queue counts, metrics, active jobs and live workers", body = crate::openapi::WorkerStatusAnswer),
+        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Agent execution service not initialized", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn worker_status(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {

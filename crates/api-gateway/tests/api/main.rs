@@ -8,5 +8,6 @@ mod auth;
 mod backends;
 mod failures;
 mod jobs;
+mod openapi;
 mod security;
 mod subcommands;
