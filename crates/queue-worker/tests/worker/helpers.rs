@@ -22,7 +22,14 @@ pub struct Harness {
 impl Harness {
     pub async fn new(extra: &[(&str, &str)]) -> Self {
         let file = std::env::temp_dir().join(format!("agentq-worker-{}.db", JobId::new()));
-        let database_url = format!("sqlite://{}?mode=rwc", file.display());
+        // SQLite in a file of the test's own, unless the test brings a database
+        let database_url = extra
+            .iter()
+            .find(|(k, _)| *k == "DATABASE_URL")
+            .map_or_else(
+                || format!("sqlite://{}?mode=rwc", file.display()),
+                |(_, v)| (*v).to_owned(),
+            );
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let queue_name = format!("worker-test-{}", JobId::new());
@@ -242,5 +249,71 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy to a database that can be cut (every connection dropped, new ones refused at
+/// once) and restored: a database outage as the worker sees it.
+pub struct FlakyProxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+    accepting: JoinHandle<()>,
+}
+
+impl FlakyProxy {
+    pub async fn start(upstream: String) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = std::sync::Arc::new(AtomicBool::new(true));
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let accepting = {
+            let (up, connections) = (up.clone(), connections.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection is closed at once
+                    }
+                    let upstream = upstream.clone();
+                    if let Ok(mut set) = connections.lock() {
+                        set.spawn(async move {
+                            if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                                let _ =
+                                    tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            }
+                        });
+                    }
+                }
+            })
+        };
+        Self {
+            port,
+            up,
+            connections,
+            accepting,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut set) = self.connections.lock() {
+            set.abort_all();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        if let Ok(mut set) = self.connections.lock() {
+            set.abort_all();
+        }
     }
 }

@@ -53,3 +53,97 @@ async fn the_recorder_applies_every_transition_once_and_in_order() {
     recorder.await.expect("recorder");
     h.cleanup();
 }
+
+/// A database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`: (url, server admin url,
+/// name), or `None` when that is unset.
+async fn mariadb_database() -> Option<(String, String, String)> {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!(
+        "agentq_worker_{}",
+        agentq_domain::JobId::new().as_uuid().simple()
+    );
+    let admin = Database::connect(&admin_url).await.expect("MariaDB");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
+    Some((format!("{base}/{name}"), admin_url, name))
+}
+
+#[tokio::test]
+async fn a_database_outage_delays_records_and_loses_none() {
+    let Some((url, admin_url, name)) = mariadb_database().await else {
+        return; // MariaDB only: SQLite has no connection to lose
+    };
+    let h = Harness::new(&[("DATABASE_URL", &url)]).await;
+    let agent = h.agent("true", 30).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(h.submit(&agent).await);
+    }
+    // the recorder reaches the database through a proxy that is down from the start
+    let (scheme_user, rest) = url.split_once('@').expect("user@host");
+    let (host, path) = rest.split_once('/').expect("host/db");
+    let proxy = FlakyProxy::start(host.to_owned()).await;
+    let proxied = agentq_store::connect(&format!("{scheme_user}@127.0.0.1:{}/{path}", proxy.port))
+        .await
+        .expect("connect through the proxy");
+    proxy.cut();
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
+        h.queue.clone(),
+        proxied,
+        "rec".into(),
+        shutdown.clone(),
+    ));
+    // every job runs to completion in Redis while SQL cannot be written
+    let leased = h
+        .queue
+        .cycle("manual", &[], 20)
+        .await
+        .expect("lease")
+        .leased;
+    let done: Vec<Finished> = leased
+        .iter()
+        .map(|job| Finished {
+            id: job.id,
+            token: job.token,
+            outcome: Outcome::Completed("1".into()),
+        })
+        .collect();
+    h.queue.cycle("manual", &done, 0).await.expect("complete");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &ids {
+        assert_eq!(
+            h.row(id).await.status,
+            JobState::Waiting,
+            "nothing written while down"
+        );
+    }
+
+    proxy.restore();
+    for id in &ids {
+        let row = h
+            .wait_for_row(id, JobState::Completed, Duration::from_secs(60))
+            .await;
+        assert_eq!(row.result, Some(serde_json::json!(1)));
+        assert!(
+            row.started_at.is_some(),
+            "every transition was recorded, in order"
+        );
+    }
+    shutdown.cancel();
+    recorder.await.expect("recorder");
+    h.cleanup();
+    if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+        use sea_orm::ConnectionTrait;
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await;
+    }
+}
