@@ -4,9 +4,13 @@ use agentq_domain::{JobEventKind, JobState};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_command_agent_completes_with_its_result_progress_and_output() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    a_command_agent_completes_with_its_result_progress_and_output,
+    &[],
+    a_command_agent_completes_with_its_result_progress_and_output_scenario
+);
+
+async fn a_command_agent_completes_with_its_result_progress_and_output_scenario(h: Harness) {
     let agent = h
         .agent(
             r#"read input; echo "got $(echo "$input" | grep -o '"jobId":"[^"]*"')"; echo '{"progress": 50}'; echo "$GREETING from $AGENTQ_JOB_ID attempt $AGENTQ_ATTEMPT"; echo '{"log": "structured line"}'; echo '{"result": {"ok": true, "files": 3}}'"#,
@@ -48,12 +52,16 @@ async fn a_command_agent_completes_with_its_result_progress_and_output() {
     assert!(kinds.contains(&JobEventKind::Log), "{kinds:?}");
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr,
+    &[],
+    a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr_scenario
+);
+
+async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr_scenario(h: Harness) {
     let agent = h
         .agent("echo working; echo 'disk is full' >&2; exit 3", 30)
         .await;
@@ -85,7 +93,7 @@ async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr() {
     assert_eq!(retries[1].number("delay_ms"), Some(100));
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
 #[tokio::test]
@@ -106,12 +114,16 @@ async fn an_agent_past_its_timeout_is_killed() {
     assert_no_process_left(&h, &id).await;
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
-#[tokio::test]
-async fn cancelling_a_running_job_kills_its_whole_process_group() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    cancelling_a_running_job_kills_its_whole_process_group,
+    &[],
+    cancelling_a_running_job_kills_its_whole_process_group_scenario
+);
+
+async fn cancelling_a_running_job_kills_its_whole_process_group_scenario(h: Harness) {
     // the agent starts a grandchild too: it must die with the agent
     let agent = h.agent("echo pgid $$; sleep 120 & sleep 120", 300).await;
     let (stop, worker) = h.start_worker("w1");
@@ -143,7 +155,7 @@ async fn cancelling_a_running_job_kills_its_whole_process_group() {
     assert_no_process_left(&h, &id).await;
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
 /// No process of the agent's group (its leader printed `pgid <n>`) is alive.
@@ -221,7 +233,7 @@ async fn max_concurrency_one_holds_across_two_worker_processes() {
     let kinds: Vec<&str> = marks.iter().map(|(_, k)| k.as_str()).collect();
     assert_eq!(kinds, ["start", "end"].repeat(4), "{text}");
     let _ = std::fs::remove_file(trace);
-    h.cleanup();
+    h.cleanup().await;
 }
 
 #[tokio::test]
@@ -273,12 +285,16 @@ async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once()
             .count();
         assert_eq!(completions, 1, "job {id} completed {completions} times");
     }
-    h.cleanup();
+    h.cleanup().await;
 }
 
-#[tokio::test]
-async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice() {
-    let h = Harness::new(&[("AGENTQ_LOCK_DURATION_MS", "1000")]).await;
+crate::on_sqlite_and_mariadb!(
+    kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice,
+    &[("AGENTQ_LOCK_DURATION_MS", "1000")],
+    kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice_scenario
+);
+
+async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice_scenario(h: Harness) {
     let agent = h.agent("sleep 0.2; echo '{\"result\": 1}'", 30).await;
     let mut child = h.spawn_binary("doomed", &[("AGENTQ_LOCK_DURATION_MS", "1000")]);
     let mut ids = Vec::new();
@@ -320,5 +336,5 @@ async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice() {
         h.queue.stat("stalled").await.expect("stat") >= 1,
         "the dead worker's leases were recovered"
     );
-    h.cleanup();
+    h.cleanup().await;
 }

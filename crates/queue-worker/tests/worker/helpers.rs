@@ -17,6 +17,8 @@ pub struct Harness {
     pub task: Task,
     vars: HashMap<String, String>,
     file: std::path::PathBuf,
+    /// A database the harness made on a server: (admin url, name), dropped by `cleanup`.
+    server_database: Option<(String, String)>,
 }
 
 impl Harness {
@@ -69,7 +71,19 @@ impl Harness {
             task,
             vars,
             file,
+            server_database: None,
         }
+    }
+
+    /// The harness on a database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`, or
+    /// `None` when that is unset.
+    pub async fn on_mariadb(extra: &[(&str, &str)]) -> Option<Self> {
+        let (url, admin_url, name) = mariadb_database().await?;
+        let mut extra = extra.to_vec();
+        extra.push(("DATABASE_URL", url.as_str()));
+        let mut harness = Self::new(&extra).await;
+        harness.server_database = Some((admin_url, name));
+        Some(harness)
     }
 
     pub fn settings(&self, worker_id: &str) -> Settings {
@@ -188,8 +202,17 @@ impl Harness {
         }
     }
 
-    pub fn cleanup(self) {
+    pub async fn cleanup(self) {
         let _ = std::fs::remove_file(&self.file);
+        if let Some((admin_url, name)) = self.server_database {
+            use sea_orm::ConnectionTrait;
+            let _ = self.db.close().await;
+            if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await;
+            }
+        }
     }
 }
 
@@ -316,4 +339,41 @@ impl Drop for FlakyProxy {
             set.abort_all();
         }
     }
+}
+
+/// A database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`: (url, server admin url,
+/// name), or `None` when that is unset.
+pub async fn mariadb_database() -> Option<(String, String, String)> {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("agentq_worker_{}", JobId::new().as_uuid().simple());
+    let admin = Database::connect(&admin_url).await.expect("MariaDB");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
+    Some((format!("{base}/{name}"), admin_url, name))
+}
+
+/// Runs the scenario `$body(harness)` twice: on SQLite, and on MariaDB when its URL is set.
+#[macro_export]
+macro_rules! on_sqlite_and_mariadb {
+    ($name:ident, $extra:expr, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body($crate::helpers::Harness::new($extra).await).await;
+            }
+
+            #[tokio::test]
+            async fn mariadb() {
+                if let Some(h) = $crate::helpers::Harness::on_mariadb($extra).await {
+                    super::$body(h).await;
+                }
+            }
+        }
+    };
 }

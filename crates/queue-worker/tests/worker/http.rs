@@ -89,7 +89,7 @@ async fn an_http_agent_completes_with_the_body_of_its_2xx_answer() {
     assert!(sent["mcpConfigs"].is_array());
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
 #[tokio::test]
@@ -115,5 +115,5 @@ async fn an_http_agent_that_answers_an_error_fails_after_its_attempts() {
     );
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }

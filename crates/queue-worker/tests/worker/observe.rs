@@ -61,5 +61,5 @@ async fn a_worker_warns_when_redis_may_evict_and_exports_its_metrics() {
     }
     assert!(stderr.contains("maxmemory-policy"), "{stderr}");
     assert!(stderr.contains("allkeys-lru"), "{stderr}");
-    h.cleanup();
+    h.cleanup().await;
 }

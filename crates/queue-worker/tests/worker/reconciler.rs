@@ -52,7 +52,7 @@ async fn jobs_survive_redis_losing_all_its_data_mid_run() {
     }
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    h.cleanup();
+    h.cleanup().await;
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished() {
         .await
         .expect("pass");
     assert_eq!((again.requeued, again.finished), (0, 0));
-    h.cleanup();
+    h.cleanup().await;
 }
 
 async fn redis_del(conn: &mut redis::aio::MultiplexedConnection, key: &str) {

@@ -51,35 +51,16 @@ async fn the_recorder_applies_every_transition_once_and_in_order() {
     assert!(ids.contains(&done.job_id) && ids.contains(&failed.job_id));
     shutdown.cancel();
     recorder.await.expect("recorder");
-    h.cleanup();
-}
-
-/// A database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`: (url, server admin url,
-/// name), or `None` when that is unset.
-async fn mariadb_database() -> Option<(String, String, String)> {
-    use sea_orm::{ConnectionTrait, Database};
-    let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let name = format!(
-        "agentq_worker_{}",
-        agentq_domain::JobId::new().as_uuid().simple()
-    );
-    let admin = Database::connect(&admin_url).await.expect("MariaDB");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
-    Some((format!("{base}/{name}"), admin_url, name))
+    h.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_database_outage_delays_records_and_loses_none() {
-    let Some((url, admin_url, name)) = mariadb_database().await else {
-        return; // MariaDB only: SQLite has no connection to lose
+    // MariaDB only: SQLite has no connection to lose
+    let Some(h) = Harness::on_mariadb(&[]).await else {
+        return;
     };
-    let h = Harness::new(&[("DATABASE_URL", &url)]).await;
+    let url = h.settings("probe").database_url;
     let agent = h.agent("true", 30).await;
     let mut ids = Vec::new();
     for _ in 0..20 {
@@ -139,11 +120,5 @@ async fn a_database_outage_delays_records_and_loses_none() {
     }
     shutdown.cancel();
     recorder.await.expect("recorder");
-    h.cleanup();
-    if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
-        use sea_orm::ConnectionTrait;
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await;
-    }
+    h.cleanup().await;
 }
