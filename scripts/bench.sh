@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `just bench [all|queue|api|ws]`: agentq's benchmarks next to their references from
+# `just bench [all|queue|api|ws|worker]`: agentq's benchmarks next to their references from
 # ../shared/anchors, run back to back in one command so that every figure is a ratio from the
 # same machine state. Both FLUSHALL the Redis at REDIS_URL (default 127.0.0.1:6379).
 set -euo pipefail
@@ -32,9 +32,10 @@ bench_queue() {
 }
 
 case "$which" in
-    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh ;;
+    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh; scripts/worker-bench/run.sh ;;
     queue) bench_queue ;;
     api) scripts/api-bench/run.sh ;;
     ws) scripts/ws-bench/run.sh ;;
-    *) echo "unknown benchmark '$which' (known: queue, api, ws)" >&2; exit 2 ;;
+    worker) scripts/worker-bench/run.sh ;;
+    *) echo "unknown benchmark '$which' (known: queue, api, ws, worker)" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 /// The seed's "Integration Testing" flow: queue → worker → events → DB → status agrees.
-async fn the_seed_flow(stack: Stack) {
+async fn the_seed_flow(mut stack: Stack) {
     let (project, task) = stack.project("Apollo").await;
     let agent = stack.agent(HELLO).await;
     // one dashboard on each broadcaster: both see every step
@@ -87,6 +87,7 @@ async fn the_seed_flow(stack: Stack) {
         )
         .await;
     assert!(logs.to_string().contains("working"), "{logs}");
+    stack.assert_all_running();
 }
 
 #[tokio::test]

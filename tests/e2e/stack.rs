@@ -73,8 +73,8 @@ impl Drop for Service {
 pub struct Stack {
     env: Vec<(String, String)>,
     pub api: String,
-    /// Held so that it lives as long as the stack (dropping it kills the process).
-    _gateway: Service,
+    /// Lives as long as the stack (dropping a service kills its process).
+    gateway: Service,
     /// (metrics port, process)
     pub workers: Vec<(u16, Service)>,
     pub broadcasters: Vec<(u16, Service)>,
@@ -142,7 +142,7 @@ impl Stack {
         }
         let mut stack = Self {
             api: format!("http://127.0.0.1:{api_port}"),
-            _gateway: spawn(&env, "api-gateway", &["serve"], &[]),
+            gateway: spawn(&env, "api-gateway", &["serve"], &[]),
             workers: Vec::new(),
             broadcasters: Vec::new(),
             http: reqwest::Client::new(),
@@ -159,7 +159,21 @@ impl Stack {
             stack.start_broadcaster().await;
         }
         stack.admin_token = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        stack.assert_all_running();
         stack
+    }
+
+    /// Panics when a service has exited (a crash at start would otherwise go unnoticed while
+    /// its twin does the work).
+    pub fn assert_all_running(&mut self) {
+        let services = std::iter::once(&mut self.gateway)
+            .chain(self.workers.iter_mut().map(|(_, s)| s))
+            .chain(self.broadcasters.iter_mut().map(|(_, s)| s));
+        for service in services {
+            if let Ok(Some(status)) = service.child.try_wait() {
+                panic!("{} exited: {status}", service.name);
+            }
+        }
     }
 
     /// Starts a worker with its `/metrics` on a port of its own; that port.

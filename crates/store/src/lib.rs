@@ -69,10 +69,33 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
 }
 
 /// Connects and brings the schema up to date.
+///
+/// On SQLite, processes starting together (a gateway, workers, broadcasters) contend for the
+/// file's lock while switching it to WAL and checking the migrations; a lock SQLite refuses
+/// at once (rather than waiting out its busy timeout) is tried again, for up to about 10 s.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection> {
-    let db = connect(url).await?;
-    migrate(&db).await?;
-    Ok(db)
+    let mut attempt: u64 = 0;
+    loop {
+        let outcome = async {
+            let db = connect(url).await?;
+            migrate(&db).await?;
+            Ok::<_, StoreError>(db)
+        }
+        .await;
+        match outcome {
+            Err(err) if attempt < 40 && is_sqlite_lock(&err) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt.min(10))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+fn is_sqlite_lock(err: &StoreError) -> bool {
+    let text = err.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)")
 }
 
 /// Whether the database answers.
