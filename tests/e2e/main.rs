@@ -6,3 +6,4 @@ mod deploy;
 mod flow;
 mod resilience;
 mod stack;
+mod tracing;

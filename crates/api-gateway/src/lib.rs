@@ -79,14 +79,25 @@ pub async fn run(
     server.await
 }
 
-/// Request counts and latency by route pattern and status.
+/// Request counts and latency by route pattern and status, and the request's span: a child
+/// of the caller's trace when it sends `traceparent`.
 async fn record_request(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = req.method().to_string();
-    let res = next.call(req).await?;
+    let span =
+        tracing::info_span!("http request", http.method = %method, http.target = %req.path());
+    if let Some(parent) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|h| h.to_str().ok())
+    {
+        agentq_telemetry::continue_trace(&span, parent);
+    }
+    let res = next.call(req).instrument(span).await?;
     let route = res
         .request()
         .match_pattern()

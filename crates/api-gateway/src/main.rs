@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // logs go to stderr: stdout is for what a subcommand prints (a token, say)
-    agentq_telemetry::init_logs();
+    let _traces = agentq_telemetry::init("api-gateway");
     let cli = Cli::parse();
     if let Some(Command::Probe { url }) = &cli.command {
         std::process::exit(if agentq_api_gateway::cli::probe(url) {

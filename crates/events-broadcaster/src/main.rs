@@ -3,7 +3,7 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    agentq_telemetry::init_logs();
+    let _traces = agentq_telemetry::init("events-broadcaster");
     let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

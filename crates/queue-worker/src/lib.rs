@@ -70,8 +70,15 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         move |job, stop| {
             let ctx = ctx.clone();
             async move {
+                use tracing::Instrument;
                 let started = std::time::Instant::now();
-                let outcome = process_one(&ctx, job, stop).await;
+                // a child of the request that queued the job, when it was traced
+                let span =
+                    tracing::info_span!("run job", job = %job.id, attempt = job.attempts_made + 1);
+                if let Some(parent) = job::traceparent(&job.payload) {
+                    agentq_telemetry::continue_trace(&span, &parent);
+                }
+                let outcome = process_one(&ctx, job, stop).instrument(span).await;
                 observe::record_outcome(&outcome, started.elapsed());
                 outcome
             }

@@ -1,27 +1,43 @@
-//! Logs and metrics, the same in every binary: logs to stderr (JSON lines when
-//! `AGENTQ_LOG_FORMAT=json`, filtered by `RUST_LOG`, default `info`), and one Prometheus
-//! recorder per process, rendered by `/metrics`.
+//! Logs, traces and metrics, the same in every binary: logs to stderr (JSON lines when
+//! `AGENTQ_LOG_FORMAT=json`, filtered by `RUST_LOG`, default `info`), OpenTelemetry traces over
+//! OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and one Prometheus recorder per process,
+//! rendered by `/metrics`.
 
 mod server;
+mod trace;
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use server::serve_health_and_metrics;
+pub use trace::{TraceGuard, continue_trace, traceparent};
 
-/// Installs the process's log subscriber. Call once, first thing in `main`.
-pub fn init_logs() {
+/// Installs the process's log subscriber, and the trace exporter when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Call once, first thing in `main`, and keep the guard
+/// until the end: dropping it flushes the spans not yet sent.
+pub fn init(service: &str) -> TraceGuard {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    if std::env::var("AGENTQ_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = if std::env::var("AGENTQ_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().boxed()
     } else {
-        builder.init();
-    }
+        logs.boxed()
+    };
+    let provider = trace::provider(service);
+    // RUST_LOG filters the logs; spans go to the exporter at info whatever the log level
+    let spans = provider.as_ref().map(|p| {
+        trace::layer(p, service).with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(spans)
+        .try_init();
+    trace::guard(provider)
 }
 
 /// The Prometheus recorder. The `metrics` facade has one recorder per process, so servers

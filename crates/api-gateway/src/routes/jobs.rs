@@ -106,12 +106,17 @@ pub(crate) async fn queue_job(
     )
     .await
     .map_err(|e| ApiError::internal("Failed to queue job", e))?;
+    // the queue's copy carries the request's trace on to the worker; the SQL row does not
+    let mut payload = job_data;
+    if let Some(traceparent) = agentq_telemetry::traceparent(&tracing::Span::current()) {
+        payload["traceparent"] = traceparent.into();
+    }
     let job = NewJob {
         id: job_id,
         priority,
         project: Some(task.project),
         task: Some(task.id),
-        payload: job_data.to_string(),
+        payload: payload.to_string(),
         max_attempts: Some(state.settings.attempts),
     };
     if let Err(err) = state.queue.enqueue(&job).await {
