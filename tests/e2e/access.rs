@@ -3,9 +3,13 @@ use serde_json::json;
 
 use crate::stack::Stack;
 
-#[tokio::test]
-async fn a_member_of_another_project_sees_nothing() {
-    let stack = Stack::on_sqlite(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    a_member_of_another_project_sees_nothing,
+    &[],
+    a_member_of_another_project_sees_nothing_scenario
+);
+
+async fn a_member_of_another_project_sees_nothing_scenario(stack: Stack) {
     let (project, task) = stack.project("Apollo").await;
     let (other, _) = stack.project("Gemini").await;
     let agent = stack.agent("echo '{\"result\": 1}'").await;

@@ -102,9 +102,13 @@ async fn the_seed_flow_on_mariadb() {
     }
 }
 
-#[tokio::test]
-async fn cancelling_a_running_job_stops_its_agent() {
-    let stack = Stack::on_sqlite(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    cancelling_a_running_job_stops_its_agent,
+    &[],
+    cancelling_a_running_job_stops_its_agent_scenario
+);
+
+async fn cancelling_a_running_job_stops_its_agent_scenario(stack: Stack) {
     let (_, task) = stack.project("Apollo").await;
     let pid_file =
         std::env::temp_dir().join(format!("agentq-e2e-{}.pid", agentq_domain::JobId::new()));
@@ -145,9 +149,13 @@ async fn cancelling_a_running_job_stops_its_agent() {
     let _ = std::fs::remove_file(pid_file);
 }
 
-#[tokio::test]
-async fn a_failing_agent_is_retried_with_backoff_then_completes() {
-    let stack = Stack::on_sqlite(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    a_failing_agent_is_retried_with_backoff_then_completes,
+    &[],
+    a_failing_agent_is_retried_with_backoff_then_completes_scenario
+);
+
+async fn a_failing_agent_is_retried_with_backoff_then_completes_scenario(stack: Stack) {
     let (_, task) = stack.project("Apollo").await;
     // fails its first two attempts
     let agent = stack

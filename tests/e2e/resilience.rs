@@ -6,10 +6,13 @@ use serde_json::Value;
 
 use crate::stack::Stack;
 
-#[tokio::test]
-async fn kill_9_of_a_worker_mid_run_loses_nothing() {
-    let stack = Stack::on_sqlite(&[("AGENTQ_LOCK_DURATION_MS", "1000")]).await;
-    let mut stack = stack;
+crate::on_sqlite_and_mariadb!(
+    kill_9_of_a_worker_mid_run_loses_nothing,
+    &[("AGENTQ_LOCK_DURATION_MS", "1000")],
+    kill_9_of_a_worker_mid_run_loses_nothing_scenario
+);
+
+async fn kill_9_of_a_worker_mid_run_loses_nothing_scenario(mut stack: Stack) {
     let (_, task) = stack.project("Apollo").await;
     let agent = stack.agent(r#"sleep 0.3; echo '{"result": "done"}'"#).await;
     let mut events = stack.events(0, &stack.admin_token).await;
@@ -55,9 +58,13 @@ async fn kill_9_of_a_worker_mid_run_loses_nothing() {
     }
 }
 
-#[tokio::test]
-async fn clients_resuming_after_a_broadcaster_restart_miss_nothing() {
-    let mut stack = Stack::on_sqlite(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    clients_resuming_after_a_broadcaster_restart_miss_nothing,
+    &[],
+    clients_resuming_after_a_broadcaster_restart_miss_nothing_scenario
+);
+
+async fn clients_resuming_after_a_broadcaster_restart_miss_nothing_scenario(mut stack: Stack) {
     let (project, task) = stack.project("Apollo").await;
     let agent = stack.agent(r#"echo '{"result": 1}'"#).await;
     let room = format!("project:{project}");

@@ -491,3 +491,23 @@ impl Events {
         }
     }
 }
+
+/// Runs the scenario `$body(stack)` twice: on SQLite, and on MariaDB when its URL is set.
+#[macro_export]
+macro_rules! on_sqlite_and_mariadb {
+    ($name:ident, $extra:expr, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body($crate::stack::Stack::on_sqlite($extra).await).await;
+            }
+
+            #[tokio::test]
+            async fn mariadb() {
+                if let Some(stack) = $crate::stack::Stack::on_mariadb($extra).await {
+                    super::$body(stack).await;
+                }
+            }
+        }
+    };
+}

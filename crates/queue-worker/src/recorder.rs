@@ -104,6 +104,35 @@ async fn record(db: &Db, event: &QueueEvent, shutdown: &CancellationToken) -> bo
     }
 }
 
+/// Writes a batch of events in one transaction (one commit instead of one per event: the
+/// recorder is the pipeline's single writer); if that fails, event by event, each retried until
+/// it is written. Answers the ids written, in order.
+async fn record_batch(db: &Db, events: &[QueueEvent], shutdown: &CancellationToken) -> Vec<String> {
+    let all = || events.iter().map(|e| e.id.clone()).collect();
+    let changes = events
+        .iter()
+        .filter_map(|event| {
+            let change = transition_for(event)?;
+            Some((event.job, EventPosition::parse(&event.id)?, change))
+        })
+        .collect();
+    let in_one = agentq_store::apply_transitions(db, changes);
+    match in_one.await {
+        Ok(()) => all(),
+        Err(err) => {
+            tracing::warn!(error = %err, events = events.len(), "batch not recorded; one by one");
+            let mut recorded = Vec::with_capacity(events.len());
+            for event in events {
+                if !record(db, event, shutdown).await {
+                    break;
+                }
+                recorded.push(event.id.clone());
+            }
+            recorded
+        }
+    }
+}
+
 /// Runs the recorder until `shutdown`: waits for the lock, then records and acknowledges.
 pub async fn run_recorder(queue: Queue, db: Db, consumer: String, shutdown: CancellationToken) {
     let mut failures = 0;
@@ -165,13 +194,7 @@ async fn record_while_leader(
         } else {
             group.read(&mut conn, consumer, BATCH, BLOCK).await?
         };
-        let mut recorded = Vec::with_capacity(events.len());
-        for event in &events {
-            if !record(db, event, shutdown).await {
-                break;
-            }
-            recorded.push(event.id.clone());
-        }
+        let recorded = record_batch(db, &events, shutdown).await;
         group.ack(&recorded).await?;
     }
 }

@@ -214,6 +214,20 @@ pub enum TransitionOutcome {
     NotFound,
 }
 
+/// Applies many transitions in one transaction, in order: one commit for a batch of events.
+/// All or nothing: on an error, none is applied.
+pub async fn apply_transitions(
+    db: &impl TransactionTrait,
+    transitions: Vec<(JobId, EventPosition, JobTransition)>,
+) -> Result<()> {
+    let txn = db.begin().await?;
+    for (job_id, position, change) in transitions {
+        apply_transition(&txn, &job_id, position, change).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Applies `change` to the job if `position` is later than the last event applied to it.
 /// Duplicate and out-of-order events change nothing, so replaying the stream is safe.
 pub async fn apply_transition(

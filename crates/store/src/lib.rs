@@ -22,8 +22,9 @@ pub use agents::{Agent, AgentKind, NewAgent, agent_by_id, create_agent, list_age
 pub use error::StoreError;
 pub use jobs::{
     EventPosition, JobFilter, JobPage, JobRecord, JobTransition, MAX_JOB_DATA_BYTES, MAX_PAGE,
-    NewJobRecord, TransitionOutcome, active_jobs, apply_transition, cleanup_old_jobs, failed_jobs,
-    insert_job, job_by_job_id, jobs_by_agent, jobs_by_project, jobs_by_task, list_jobs,
+    NewJobRecord, TransitionOutcome, active_jobs, apply_transition, apply_transitions,
+    cleanup_old_jobs, failed_jobs, insert_job, job_by_job_id, jobs_by_agent, jobs_by_project,
+    jobs_by_task, list_jobs,
 };
 pub use metrics::{JobMetrics, metrics};
 pub use projects::{

@@ -324,7 +324,8 @@ pub(crate) async fn cancel_job(
     responses(
         (status = 200, description = "A failed job, queued again", body = crate::openapi::JobChangeAnswer),
         (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Job not found or not failed", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Only failed jobs can be retried", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -126,6 +126,49 @@ async fn transitions_apply_only_forwards_and_only_once(test: TestDb) {
     test.drop().await;
 }
 
+async fn a_batch_of_transitions_applies_all_or_nothing(test: TestDb) {
+    let test = test.migrated().await;
+    let db = &test.db;
+    let f = fixture(db).await;
+    let id = agentq_store::insert_job(db, new_job(&f))
+        .await
+        .expect("insert")
+        .job_id;
+    let too_big = JobTransition {
+        status: Some(JobState::Completed),
+        result: Some(serde_json::json!("x".repeat(agentq_store::MAX_JOB_DATA_BYTES))),
+        ..JobTransition::default()
+    };
+    let failed = agentq_store::apply_transitions(
+        db,
+        vec![(id, at(1, 0), to(JobState::Active)), (id, at(2, 0), too_big)],
+    )
+    .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let row = agentq_store::job_by_job_id(db, &Scope::All, &id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(row.status, JobState::Waiting, "nothing of a failed batch is applied");
+
+    agentq_store::apply_transitions(
+        db,
+        vec![
+            (id, at(1, 0), to(JobState::Active)),
+            (id, at(2, 0), to(JobState::Completed)),
+            (id, at(1, 5), to(JobState::Failed)),
+        ],
+    )
+    .await
+    .expect("batch");
+    let row = agentq_store::job_by_job_id(db, &Scope::All, &id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(row.status, JobState::Completed, "in order, forwards only");
+    test.drop().await;
+}
+
 async fn failed_attempts_keep_their_error_details(test: TestDb) {
     let test = test.migrated().await;
     let db = &test.db;
@@ -414,6 +457,7 @@ async fn bad_data_gets_a_clear_error(test: TestDb) {
 on_every_backend!(
     a_job_row_and_its_activity_entry_are_written_together,
     transitions_apply_only_forwards_and_only_once,
+    a_batch_of_transitions_applies_all_or_nothing,
     failed_attempts_keep_their_error_details,
     the_seeds_queries_filter_and_respect_the_scope,
     lists_page_by_keyset_with_a_hard_maximum,
