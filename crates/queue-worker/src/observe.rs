@@ -43,14 +43,7 @@ pub async fn sample_queue(queue: Queue, shutdown: CancellationToken) {
         match queue.counts().await {
             Err(err) => tracing::warn!(error = %err, "cannot sample the queue"),
             Ok(counts) => {
-                for (state, value) in [
-                    ("waiting", counts.waiting),
-                    ("delayed", counts.delayed),
-                    ("active", counts.active),
-                    ("completed", counts.completed),
-                    ("failed", counts.failed),
-                    ("cancelled", counts.cancelled),
-                ] {
+                for (state, value) in counts.by_state() {
                     #[allow(clippy::cast_precision_loss)]
                     metrics::gauge!("agentq_queue_jobs", "queue" => name.clone(), "state" => state)
                         .set(value as f64);

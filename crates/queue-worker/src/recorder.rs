@@ -108,7 +108,6 @@ async fn record(db: &Db, event: &QueueEvent, shutdown: &CancellationToken) -> bo
 /// recorder is the pipeline's single writer); if that fails, event by event, each retried until
 /// it is written. Answers the ids written, in order.
 async fn record_batch(db: &Db, events: &[QueueEvent], shutdown: &CancellationToken) -> Vec<String> {
-    let all = || events.iter().map(|e| e.id.clone()).collect();
     let changes = events
         .iter()
         .filter_map(|event| {
@@ -116,9 +115,8 @@ async fn record_batch(db: &Db, events: &[QueueEvent], shutdown: &CancellationTok
             Some((event.job, EventPosition::parse(&event.id)?, change))
         })
         .collect();
-    let in_one = agentq_store::apply_transitions(db, changes);
-    match in_one.await {
-        Ok(()) => all(),
+    match agentq_store::apply_transitions(db, changes).await {
+        Ok(()) => events.iter().map(|e| e.id.clone()).collect(),
         Err(err) => {
             tracing::warn!(error = %err, events = events.len(), "batch not recorded; one by one");
             let mut recorded = Vec::with_capacity(events.len());

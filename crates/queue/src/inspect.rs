@@ -17,6 +17,20 @@ pub struct StateCounts {
     pub cancelled: u64,
 }
 
+impl StateCounts {
+    /// Each state's name (as `JobState` spells it) with its count.
+    pub fn by_state(&self) -> [(&'static str, u64); 6] {
+        [
+            ("waiting", self.waiting),
+            ("delayed", self.delayed),
+            ("active", self.active),
+            ("completed", self.completed),
+            ("failed", self.failed),
+            ("cancelled", self.cancelled),
+        ]
+    }
+}
+
 /// One job as the queue holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSnapshot {

@@ -55,14 +55,7 @@ pub(crate) async fn prometheus(
     // queue depth is read at scrape time: always current, and free when nobody scrapes
     if let Ok(counts) = state.queue.counts().await {
         let queue = state.settings.queue.clone();
-        for (name, value) in [
-            ("waiting", counts.waiting),
-            ("delayed", counts.delayed),
-            ("active", counts.active),
-            ("completed", counts.completed),
-            ("failed", counts.failed),
-            ("cancelled", counts.cancelled),
-        ] {
+        for (name, value) in counts.by_state() {
             metrics::gauge!("agentq_queue_jobs", "queue" => queue.clone(), "state" => name)
                 .set(value as f64);
         }

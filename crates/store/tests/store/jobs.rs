@@ -136,12 +136,17 @@ async fn a_batch_of_transitions_applies_all_or_nothing(test: TestDb) {
         .job_id;
     let too_big = JobTransition {
         status: Some(JobState::Completed),
-        result: Some(serde_json::json!("x".repeat(agentq_store::MAX_JOB_DATA_BYTES))),
+        result: Some(serde_json::json!(
+            "x".repeat(agentq_store::MAX_JOB_DATA_BYTES)
+        )),
         ..JobTransition::default()
     };
     let failed = agentq_store::apply_transitions(
         db,
-        vec![(id, at(1, 0), to(JobState::Active)), (id, at(2, 0), too_big)],
+        vec![
+            (id, at(1, 0), to(JobState::Active)),
+            (id, at(2, 0), too_big),
+        ],
     )
     .await;
     assert!(failed.is_err(), "{failed:?}");
@@ -149,7 +154,11 @@ async fn a_batch_of_transitions_applies_all_or_nothing(test: TestDb) {
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(row.status, JobState::Waiting, "nothing of a failed batch is applied");
+    assert_eq!(
+        row.status,
+        JobState::Waiting,
+        "nothing of a failed batch is applied"
+    );
 
     agentq_store::apply_transitions(
         db,
