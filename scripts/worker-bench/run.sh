@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `just bench worker`: jobs/s end to end. Through the API, JOBS (2,000) jobs of a no-op command
-# agent (`true`) are queued while the workers are paused (SIGSTOP), then the workers go on and
-# the clock runs until every row reads `completed` in SQL (the recorder's write included). For
-# 1 and 2 worker processes (AGENTQ_CONCURRENCY, default 5 each), on SQLite and MariaDB; RUNS
-# (3) runs each, medians; also the workers' RSS idle and under load. FLUSHALLs the local Redis.
+# `just bench worker`: jobs/s end to end. Through the API, JOBS (2,000) jobs are queued while the
+# workers are paused (SIGSTOP), then the workers go on and the clock runs until every row reads
+# `completed` in SQL (the recorder's write included). Two executors: a no-op command agent
+# (`true`: a real process spawn per job) and none at all (AGENTQ_BENCH_SKIP_AGENTS=1: the
+# pipeline alone). For 1 and 2 worker processes (AGENTQ_CONCURRENCY, default 5 each), on SQLite
+# and MariaDB; RUNS (3) runs each, medians; also the workers' RSS idle and under load.
+# FLUSHALLs the local Redis.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${RUNS:-3}"
@@ -41,6 +43,7 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 results="$out/results.jsonl"
 : > "$results"
+for executor in command none; do
 for backend in sqlite mariadb; do
     for workers in 1 2; do
         for run in $(seq "$runs"); do
@@ -59,7 +62,8 @@ for backend in sqlite mariadb; do
 
             pids=()
             for n in $(seq "$workers"); do
-                AGENTQ_WORKER_ID="bench-$n" "$worker" & pids+=($!)
+                skip=0; [ "$executor" = none ] && skip=1
+                AGENTQ_BENCH_SKIP_AGENTS=$skip AGENTQ_WORKER_ID="bench-$n" "$worker" & pids+=($!)
             done
             sleep 2
             idle=$(rss_mib "${pids[0]}")
@@ -75,26 +79,31 @@ for backend in sqlite mariadb; do
             done
             elapsed=$(python3 -c "print($(date +%s.%N) - $start)")
             rate=$(python3 -c "print(round($jobs / $elapsed, 1))")
-            echo "{\"backend\":\"$backend\",\"workers\":$workers,\"run\":$run,\"jobs\":$jobs,\"seconds\":$elapsed,\"jobs_per_s\":$rate,\"rss_idle_mib\":$idle,\"rss_load_mib\":$peak}" | tee -a "$results"
+            echo "{\"executor\":\"$executor\",\"backend\":\"$backend\",\"workers\":$workers,\"run\":$run,\"jobs\":$jobs,\"seconds\":$elapsed,\"jobs_per_s\":$rate,\"rss_idle_mib\":$idle,\"rss_load_mib\":$peak}" | tee -a "$results"
             kill -TERM "${pids[@]}" "$gateway_pid"
             wait "${pids[@]}" "$gateway_pid" 2>/dev/null || true
         done
     done
 done
+done
 
 python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("backend | workers | jobs/s (median) | worker RSS idle / under load (MiB)")
+print("executor | backend | workers | jobs/s (median) | worker RSS idle / under load (MiB)")
 summary = {}
-for backend in ("sqlite", "mariadb"):
-    for workers in (1, 2):
-        mine = [r for r in rows if r["backend"] == backend and r["workers"] == workers]
-        if not mine:
-            continue
-        med = lambda k: statistics.median(r[k] for r in mine)
-        summary[f"{backend}-{workers}"] = {k: med(k) for k in ("jobs_per_s", "rss_idle_mib", "rss_load_mib")}
-        s = summary[f"{backend}-{workers}"]
-        print(f"{backend} | {workers} | {s['jobs_per_s']} | {s['rss_idle_mib']} / {s['rss_load_mib']}")
+for executor in ("command", "none"):
+    for backend in ("sqlite", "mariadb"):
+        for workers in (1, 2):
+            mine = [r for r in rows if r["executor"] == executor and r["backend"] == backend
+                    and r["workers"] == workers]
+            if not mine:
+                continue
+            med = lambda k: statistics.median(r[k] for r in mine)
+            key = f"{executor}-{backend}-{workers}"
+            summary[key] = {k: med(k) for k in ("jobs_per_s", "rss_idle_mib", "rss_load_mib")}
+            s = summary[key]
+            print(f"{executor} | {backend} | {workers} | {s['jobs_per_s']} | "
+                  f"{s['rss_idle_mib']} / {s['rss_load_mib']}")
 json.dump(summary, open("target/bench/worker.json", "w"), indent=2)
 PY

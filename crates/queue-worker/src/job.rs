@@ -18,6 +18,9 @@ pub struct JobContext {
     pub db: Db,
     pub secrets: SecretBox,
     pub http: reqwest::Client,
+    /// Benchmarks only (`AGENTQ_BENCH_SKIP_AGENTS=1`): complete every job without running its
+    /// agent, to measure the pipeline without process spawns.
+    pub skip_agents: bool,
 }
 
 /// Runs the job's agent and returns its outcome. Whether a failure is retried is decided here
@@ -58,6 +61,9 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
         "metadata": payload["metadata"],
         "context": payload["context"],
     });
+    if ctx.skip_agents {
+        return Outcome::Completed(json!({"skipped": true}).to_string());
+    }
     let timeout = Duration::from_secs(agent.timeout_secs.max(1));
     match agent.kind {
         AgentKind::Command(argv) => {

@@ -47,7 +47,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
         http: reqwest::Client::new(),
+        skip_agents: settings.skip_agents,
     });
+    if settings.skip_agents {
+        tracing::warn!("AGENTQ_BENCH_SKIP_AGENTS=1: jobs complete WITHOUT running their agents");
+    }
     let recorder = tokio::spawn(recorder::run_recorder(
         queue.clone(),
         db,

@@ -20,6 +20,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
     pub secret_key: [u8; 32],
+    /// `AGENTQ_BENCH_SKIP_AGENTS=1`: benchmarks only; jobs complete without running their agent.
+    pub skip_agents: bool,
     /// `AGENTQ_WORKER_METRICS_ADDR` (127.0.0.1:9091; `off` for none): `/healthz` and `/metrics`.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
@@ -81,6 +83,7 @@ impl Settings {
             backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
             shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
             secret_key,
+            skip_agents: get("AGENTQ_BENCH_SKIP_AGENTS").as_deref() == Some("1"),
             metrics_addr: match get("AGENTQ_WORKER_METRICS_ADDR").as_deref() {
                 Some("off") => None,
                 Some(addr) => Some(addr.parse().map_err(|_| {

@@ -338,3 +338,19 @@ async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice_scenar
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_bench_switch_completes_jobs_without_running_agents() {
+    let h = Harness::new(&[("AGENTQ_BENCH_SKIP_AGENTS", "1")]).await;
+    // an agent that would fail: it is never started
+    let agent = h.agent("exit 7", 30).await;
+    let id = h.submit(&agent).await;
+    let (stop, worker) = h.start_worker("bench");
+    let row = h
+        .wait_for_row(&id, JobState::Completed, Duration::from_secs(20))
+        .await;
+    assert_eq!(row.result, Some(serde_json::json!({"skipped": true})));
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}
