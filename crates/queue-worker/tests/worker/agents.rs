@@ -96,9 +96,13 @@ async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr_scena
     h.cleanup().await;
 }
 
-#[tokio::test]
-async fn an_agent_past_its_timeout_is_killed() {
-    let h = Harness::new(&[("AGENTQ_ATTEMPTS", "1")]).await;
+crate::on_sqlite_and_mariadb!(
+    an_agent_past_its_timeout_is_killed,
+    &[("AGENTQ_ATTEMPTS", "1")],
+    an_agent_past_its_timeout_is_killed_scenario
+);
+
+async fn an_agent_past_its_timeout_is_killed_scenario(h: Harness) {
     let agent = h.agent("echo pgid $$; sleep 60", 1).await;
     let (stop, worker) = h.start_worker("w1");
     let id = h.submit(&agent).await;
@@ -184,9 +188,13 @@ async fn assert_no_process_left(h: &Harness, id: &agentq_domain::JobId) {
     }
 }
 
-#[tokio::test]
-async fn max_concurrency_one_holds_across_two_worker_processes() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    max_concurrency_one_holds_across_two_worker_processes,
+    &[],
+    max_concurrency_one_holds_across_two_worker_processes_scenario
+);
+
+async fn max_concurrency_one_holds_across_two_worker_processes_scenario(h: Harness) {
     let trace = std::env::temp_dir().join(format!("agentq-trace-{}", agentq_domain::JobId::new()));
     let script = format!(
         "echo start $(date +%s%N) >> {0}; sleep 0.3; echo end $(date +%s%N) >> {0}",
@@ -236,9 +244,15 @@ async fn max_concurrency_one_holds_across_two_worker_processes() {
     h.cleanup().await;
 }
 
-#[tokio::test]
-async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once,
+    &[],
+    sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once_scenario
+);
+
+async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once_scenario(
+    h: Harness,
+) {
     let agent = h.agent("sleep 2; echo '{\"result\": \"done\"}'", 30).await;
     let mut child = h.spawn_binary("leaving", &[("AGENTQ_SHUTDOWN_GRACE_MS", "300")]);
     let ids = [h.submit(&agent).await, h.submit(&agent).await];

@@ -71,9 +71,13 @@ async fn http_agent(h: &Harness, url: String) -> agentq_store::Agent {
     .expect("agent")
 }
 
-#[tokio::test]
-async fn an_http_agent_completes_with_the_body_of_its_2xx_answer() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    an_http_agent_completes_with_the_body_of_its_2xx_answer,
+    &[],
+    an_http_agent_completes_with_the_body_of_its_2xx_answer_scenario
+);
+
+async fn an_http_agent_completes_with_the_body_of_its_2xx_answer_scenario(h: Harness) {
     let (url, mut requests) = endpoint(200, r#"{"answer":42}"#).await;
     let agent = http_agent(&h, url).await;
     let (stop, worker) = h.start_worker("w1");
@@ -92,9 +96,13 @@ async fn an_http_agent_completes_with_the_body_of_its_2xx_answer() {
     h.cleanup().await;
 }
 
-#[tokio::test]
-async fn an_http_agent_that_answers_an_error_fails_after_its_attempts() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    an_http_agent_that_answers_an_error_fails_after_its_attempts,
+    &[],
+    an_http_agent_that_answers_an_error_fails_after_its_attempts_scenario
+);
+
+async fn an_http_agent_that_answers_an_error_fails_after_its_attempts_scenario(h: Harness) {
     let (url, _requests) = endpoint(503, r#"{"error":"overloaded"}"#).await;
     let agent = http_agent(&h, url).await;
     let (stop, worker) = h.start_worker("w1");

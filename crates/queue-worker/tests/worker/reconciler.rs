@@ -55,9 +55,13 @@ async fn jobs_survive_redis_losing_all_its_data_mid_run() {
     h.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished,
+    &[],
+    a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenario
+);
+
+async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenario(h: Harness) {
     let agent = h.agent("true", 30).await;
     let finished = h.submit(&agent).await;
     let lost = h.submit(&agent).await;

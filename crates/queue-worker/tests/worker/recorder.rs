@@ -5,9 +5,13 @@ use agentq_queue::{Finished, Outcome};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn the_recorder_applies_every_transition_once_and_in_order() {
-    let h = Harness::new(&[]).await;
+crate::on_sqlite_and_mariadb!(
+    the_recorder_applies_every_transition_once_and_in_order,
+    &[],
+    the_recorder_applies_every_transition_once_and_in_order_scenario
+);
+
+async fn the_recorder_applies_every_transition_once_and_in_order_scenario(h: Harness) {
     let agent = h.agent("true", 30).await;
     let ids = [h.submit(&agent).await, h.submit(&agent).await];
     // transitions made without a worker pool: lease both, complete one, fail the other for good
