@@ -37,11 +37,19 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A port for a service to listen on. Not from the OS's ephemeral range: a port found free
+/// there can be handed to another process before the service binds it (two tests once shared
+/// one). These come from a counter below that range, each checked free.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + u16::try_from(std::process::id() % 500).unwrap_or(0) * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A process that is killed when dropped.

@@ -1,6 +1,6 @@
 //! One trace from request to completion: the gateway and the worker export their spans over
-//! OTLP (HTTP, JSON) to a receiver this test runs, and the worker's span for the job belongs to
-//! the trace of the HTTP request that queued it.
+//! OTLP (HTTP, JSON) to a receiver this test runs, the worker's span for the job belongs to the
+//! trace of the HTTP request that queued it, and so do the job's events.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -102,6 +102,9 @@ async fn one_trace_runs_from_the_request_to_the_worker() {
     let (_, task) = stack.project("Apollo").await;
     let agent = stack.agent(r#"echo '{"result": 1}'"#).await;
 
+    let mut events = stack.events(0, &stack.admin_token).await;
+    events.subscribe("notifications", None).await;
+
     let trace_id = agentq_domain::JobId::new().as_uuid().simple().to_string();
     let caller_span = "00f067aa0ba902b7";
     let reply = stack
@@ -117,6 +120,12 @@ async fn one_trace_runs_from_the_request_to_the_worker() {
     let job: Value = reply.json().await.expect("json");
     let job = job["data"]["jobId"].as_str().expect("id").to_owned();
     stack.wait_for_status(&job, "completed").await;
+    // the job's events carry the trace too
+    let frames = events.until(&job, "agent_job_completed").await;
+    for frame in frames.iter().filter(|f| f["data"]["jobId"] == job) {
+        let carried = frame["data"]["traceparent"].as_str().unwrap_or_default();
+        assert!(carried.contains(&trace_id), "{frame}");
+    }
 
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {

@@ -127,6 +127,10 @@ pub fn event_data(event: &QueueEvent) -> String {
     if let Some(status) = status {
         data.insert("status".into(), status.into());
     }
+    // the trace of the request that queued the job, for dashboards that link to traces
+    if let Some(trace) = event.field("trace") {
+        data.insert("traceparent".into(), trace.into());
+    }
     Value::Object(data).to_string()
 }
 

@@ -207,9 +207,3 @@ fn write_mcp_file(
     file.write_all(json!({"mcpServers": configs}).to_string().as_bytes())?;
     Ok(path)
 }
-
-/// The W3C trace context the gateway put in a job's payload, if any.
-pub fn traceparent(payload: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(payload).ok()?;
-    value["traceparent"].as_str().map(str::to_owned)
-}

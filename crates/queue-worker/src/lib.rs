@@ -79,8 +79,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 // a child of the request that queued the job, when it was traced
                 let span =
                     tracing::info_span!("run job", job = %job.id, attempt = job.attempts_made + 1);
-                if let Some(parent) = job::traceparent(&job.payload) {
-                    agentq_telemetry::continue_trace(&span, &parent);
+                if let Some(parent) = &job.trace {
+                    agentq_telemetry::continue_trace(&span, parent);
                 }
                 let outcome = process_one(&ctx, job, stop).instrument(span).await;
                 observe::record_outcome(&outcome, started.elapsed());

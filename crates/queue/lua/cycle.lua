@@ -11,7 +11,8 @@
 --   kind: c completed (value = result), f failed and retryable (value = error),
 --         F failed for good (value = error), x cancelled, r lease given back
 -- Returns: { leased jobs, outcome statuses, ms until the next delayed/lease deadline or -1 }
---   a leased job: { id, token, payload, attempts made, max attempts, priority, project, task }
+--   a leased job: { id, token, payload, attempts made, max attempts, priority, project, task,
+--   traceparent or nil }
 --   an outcome status: 1 recorded, 0 refused (not active, or not this lease's token)
 local prefix = ARGV[1]
 local worker = ARGV[2]
@@ -47,15 +48,21 @@ local function flush()
   leaving = {}
 end
 
-local function event(name, id, project, task, ...)
-  redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task, ...)
+-- `trace`: the job's W3C traceparent, or false/'' for none
+local function event(name, id, project, task, trace, ...)
+  if trace and trace ~= '' then
+    redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task,
+      'trace', trace, ...)
+  else
+    redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task, ...)
+  end
 end
 
 local function requeue(id, reason)
-  local h = redis.call('HMGET', jobKey(id), 'prio', 'order', 'project', 'task')
+  local h = redis.call('HMGET', jobKey(id), 'prio', 'order', 'project', 'task', 'trace')
   redis.call('HSET', jobKey(id), 'state', 'waiting', 'worker', '')
   zaddLater(wait, tonumber(h[1]) * 1e12 + tonumber(h[2]), id)
-  event('agent_job_queued', id, h[3], h[4], 'priority', h[1], 'reason', reason)
+  event('agent_job_queued', id, h[3], h[4], h[5], 'priority', h[1], 'reason', reason)
 end
 
 -- sets that received jobs in this call: only those need trimming by count now
@@ -67,9 +74,9 @@ local function finishAs(id, state, set, ...)
   grew[set] = true
 end
 
-local function failForGood(id, project, task, made, err)
+local function failForGood(id, project, task, trace, made, err)
   finishAs(id, 'failed', failed, 'made', made, 'error', err)
-  event('agent_job_failed', id, project, task, 'error', err, 'attempts_made', made)
+  event('agent_job_failed', id, project, task, trace, 'error', err, 'attempts_made', made)
 end
 
 -- 1. outcomes of this worker's finished leases
@@ -79,23 +86,23 @@ for i = 0, n - 1 do
   local b = 12 + i * 4
   local id, token, kind, value = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local h = redis.call('HMGET', jobKey(id), 'state', 'token', 'project', 'task', 'made', 'max',
-    'backoff', 'started_at', 'cancel')
+    'backoff', 'started_at', 'cancel', 'trace')
   if h[1] ~= 'active' or h[2] ~= token then
     statuses[i + 1] = 0
   else
     statuses[i + 1] = 1
-    local project, task = h[3], h[4]
+    local project, task, trace = h[3], h[4], h[10]
     local made = tonumber(h[5]) or 0
     leaving[#leaving + 1] = id
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
     if kind == 'c' then
       finishAs(id, 'completed', completed, 'result', value, 'progress', 100)
-      event('agent_job_completed', id, project, task, 'result', value,
+      event('agent_job_completed', id, project, task, trace, 'result', value,
         'duration_ms', now - tonumber(h[8]), 'attempt', made + 1)
     elseif kind == 'x' then
       finishAs(id, 'cancelled', cancelled)
-      event('agent_job_cancelled', id, project, task)
+      event('agent_job_cancelled', id, project, task, trace)
     elseif kind == 'r' then
       requeue(id, 'released')
     else
@@ -105,10 +112,10 @@ for i = 0, n - 1 do
         redis.call('HSET', jobKey(id), 'state', 'delayed', 'made', made, 'error', value,
           'worker', '')
         zaddLater(delayed, now + delay, id)
-        event('agent_job_retrying', id, project, task, 'error', value, 'attempts_made', made,
+        event('agent_job_retrying', id, project, task, trace, 'error', value, 'attempts_made', made,
           'delay_ms', delay)
       else
-        failForGood(id, project, task, made, value)
+        failForGood(id, project, task, trace, made, value)
       end
     end
   end
@@ -123,12 +130,12 @@ for _, id in ipairs(expired) do
   leaving[#leaving + 1] = id
   redis.call('HINCRBY', KEYS[9], 'stalled', 1)
   local stalls = redis.call('HINCRBY', jobKey(id), 'stalls', 1)
-  local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel')
+  local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel', 'trace')
   if h[4] == '1' then
     finishAs(id, 'cancelled', cancelled)
-    event('agent_job_cancelled', id, h[1], h[2])
+    event('agent_job_cancelled', id, h[1], h[2], h[5])
   elseif stalls > maxStalls then
-    failForGood(id, h[1], h[2], (tonumber(h[3]) or 0) + 1,
+    failForGood(id, h[1], h[2], h[5], (tonumber(h[3]) or 0) + 1,
       'job stalled more than ' .. maxStalls .. ' times (its worker stopped renewing the lease)')
   else
     requeue(id, 'stalled')
@@ -174,13 +181,14 @@ if fetch > 0 then
   for i = 1, #popped, 2 do
     local id = popped[i]
     local key = jobKey(id)
-    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token')
+    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token',
+      'trace')
     local token = (tonumber(h[7]) or 0) + 1
     redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now, 'token', token)
     zaddLater(active, now + lease, id)
     local made = tonumber(h[2]) or 0
-    event('agent_job_started', id, h[5], h[6], 'attempt', made + 1, 'worker', worker)
-    leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5], h[6] }
+    event('agent_job_started', id, h[5], h[6], h[8], 'attempt', made + 1, 'worker', worker)
+    leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5], h[6], h[8] }
   end
   flush()
 end

@@ -2,7 +2,8 @@
 -- whose hash already exists is left as it is.
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] enqueue counter
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
---   then n groups of 7: id, priority (1..4), max attempts, backoff base ms, project, task, payload
+--   then n groups of 8: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
+--   W3C traceparent ('' for none; kept with the job and written on its events)
 -- Returns: n integers, 1 = added, 0 = already known.
 -- Counters that start at zero (made, token, stalls) are not written: absent reads as 0.
 local prefix = ARGV[1]
@@ -13,7 +14,7 @@ local last = redis.call('INCRBY', KEYS[4], n)
 local added = {}
 local scores = {}
 for i = 0, n - 1 do
-  local b = 3 + i * 7
+  local b = 3 + i * 8
   local id = ARGV[b]
   local key = prefix .. 'job:' .. id
   if redis.call('EXISTS', key) == 1 then
@@ -27,8 +28,16 @@ for i = 0, n - 1 do
     -- priority first, then enqueue order; both fit the 14 digits Redis keeps of a Lua number
     scores[#scores + 1] = prio * 1e12 + order
     scores[#scores + 1] = id
-    redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
-      'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new')
+    local trace = ARGV[b + 7]
+    if trace ~= '' then
+      redis.call('HSET', key, 'trace', trace)
+      redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
+        'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new',
+        'trace', trace)
+    else
+      redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
+        'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new')
+    end
     added[i + 1] = 1
   end
 end

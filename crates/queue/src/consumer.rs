@@ -33,6 +33,8 @@ pub struct LeasedJob {
     pub priority: Priority,
     pub project: Option<ProjectId>,
     pub task: Option<TaskId>,
+    /// The W3C `traceparent` the job was queued with, if any.
+    pub trace: Option<String>,
 }
 
 /// How a leased job ended.
@@ -90,7 +92,17 @@ pub enum LeaseStatus {
     Lost,
 }
 
-type LeasedRow = (String, u64, String, u32, u32, u8, String, String);
+type LeasedRow = (
+    String,
+    u64,
+    String,
+    u32,
+    u32,
+    u8,
+    String,
+    String,
+    Option<String>,
+);
 
 impl Queue {
     /// Records `finished`, then leases up to `fetch` jobs for `worker`, best first.
@@ -193,7 +205,7 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 }
 
 fn leased_job(row: LeasedRow) -> Result<LeasedJob> {
-    let (id, token, payload, attempts_made, max_attempts, priority, project, task) = row;
+    let (id, token, payload, attempts_made, max_attempts, priority, project, task, trace) = row;
     Ok(LeasedJob {
         id: id
             .parse()
@@ -206,5 +218,6 @@ fn leased_job(row: LeasedRow) -> Result<LeasedJob> {
             .map_err(|_| QueueError::protocol(format!("priority {priority}")))?,
         project: project.parse().ok(),
         task: task.parse().ok(),
+        trace: trace.filter(|t| !t.is_empty()),
     })
 }

@@ -26,6 +26,9 @@ pub struct NewJob {
     pub payload: String,
     /// `None`: the queue's default.
     pub max_attempts: Option<u32>,
+    /// The W3C `traceparent` of the request that queued it: kept with the job and written on
+    /// each of its lifecycle events, so that they join the request's trace.
+    pub trace: Option<String>,
 }
 
 impl NewJob {
@@ -37,6 +40,7 @@ impl NewJob {
             task: None,
             payload: payload.into(),
             max_attempts: None,
+            trace: None,
         }
     }
 
@@ -101,7 +105,8 @@ impl Queue {
                 .arg(backoff_ms)
                 .arg(optional(job.project))
                 .arg(optional(job.task))
-                .arg(&job.payload);
+                .arg(&job.payload)
+                .arg(job.trace.as_deref().unwrap_or(""));
         }
         let added: Vec<i64> = self
             .redis

@@ -106,18 +106,15 @@ pub(crate) async fn queue_job(
     )
     .await
     .map_err(|e| ApiError::internal("Failed to queue job", e))?;
-    // the queue's copy carries the request's trace on to the worker; the SQL row does not
-    let mut payload = job_data;
-    if let Some(traceparent) = agentq_telemetry::traceparent(&tracing::Span::current()) {
-        payload["traceparent"] = traceparent.into();
-    }
     let job = NewJob {
         id: job_id,
         priority,
         project: Some(task.project),
         task: Some(task.id),
-        payload: payload.to_string(),
+        payload: job_data.to_string(),
         max_attempts: Some(state.settings.attempts),
+        // the request's trace goes on with the job, to its events and its worker
+        trace: agentq_telemetry::traceparent(&tracing::Span::current()),
     };
     if let Err(err) = state.queue.enqueue(&job).await {
         // the row must not wait for a job that is not queued: mark it, then answer 503
