@@ -51,6 +51,7 @@ if ! "$gateway" token --email "$admin_email" >/dev/null 2>&1; then
     echo "created admin $admin_email"
     [ -z "${AGENTQ_ADMIN_PASSWORD:-}" ] && echo "its password (shown once): $password"
 fi
+shown_password="${password:-${AGENTQ_ADMIN_PASSWORD:-<the admin password>}}"
 token=$("$gateway" token --email "$admin_email" --ttl 12h)
 
 # process substitution keeps $! the service's own pid, so Ctrl-C reaches the service itself
@@ -83,11 +84,14 @@ agentq is up.
   Redis:     $REDIS_URL
   Database:  $DATABASE_URL
 
-Queue a job (a token for $admin_email is below; or log in with POST /api/auth/login):
-  TOKEN=$token
+Log in and queue a job:
+  TOKEN=\$(curl -s -H 'Content-Type: application/json' \\
+       -d '{"email":"$admin_email","password":"$shown_password"}' \\
+       http://$AGENTQ_API_ADDR/api/auth/login | sed -E 's/.*"token":"([^"]+)".*/\\1/')
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
        -d '{"taskId":1,"agentId":1}' http://$AGENTQ_API_ADDR/api/agent-execution/queue
   curl -s -H "Authorization: Bearer \$TOKEN" http://$AGENTQ_API_ADDR/api/agent-execution/jobs
+(or skip the login with this token for $admin_email, valid 12 h: TOKEN=$token)
 
 Watch its events (any WebSocket client, e.g. websocat):
   websocat "ws://$AGENTQ_WS_ADDR/ws?token=\$TOKEN"   then send {"type":"subscribe","room":"notifications"}

@@ -183,4 +183,12 @@ async fn a_failing_agent_is_retried_with_backoff_then_completes_scenario(stack: 
     assert_eq!(status["attemptsMade"], 3);
     let row = stack.wait_for_row(&job, JobState::Completed).await;
     assert_eq!(row.attempts_made, 3);
+    let mut retried = 0.0;
+    for (port, _) in &stack.workers {
+        let text = stack
+            .metrics(&format!("http://127.0.0.1:{port}/metrics"))
+            .await;
+        retried += metric(&text, "agentq_worker_jobs_total{outcome=\"retried\"}");
+    }
+    assert_eq!(retried, 2.0, "the workers counted both retries");
 }

@@ -82,8 +82,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
                 if let Some(parent) = &job.trace {
                     agentq_telemetry::continue_trace(&span, parent);
                 }
+                let attempts_left = job.attempts_made + 1 < job.max_attempts;
                 let outcome = process_one(&ctx, job, stop).instrument(span).await;
-                observe::record_outcome(&outcome, started.elapsed());
+                observe::record_outcome(&outcome, attempts_left, started.elapsed());
                 outcome
             }
         },

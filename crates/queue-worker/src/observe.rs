@@ -9,12 +9,13 @@ use tokio_util::sync::CancellationToken;
 /// How often the queue's depth is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
-/// Counts one attempt's outcome and its run time.
-pub fn record_outcome(outcome: &Outcome, took: Duration) {
+/// Counts one attempt's outcome and its run time. A failed attempt with attempts left is
+/// `retried` (the queue schedules it after a backoff); the last one is `failed`.
+pub fn record_outcome(outcome: &Outcome, attempts_left: bool, took: Duration) {
     let name = match outcome {
         Outcome::Completed(_) => "completed",
-        Outcome::Failed(_) => "failed_attempt",
-        Outcome::FailedForGood(_) => "failed",
+        Outcome::Failed(_) if attempts_left => "retried",
+        Outcome::Failed(_) | Outcome::FailedForGood(_) => "failed",
         Outcome::Cancelled => "cancelled",
         Outcome::Released => "released",
     };
