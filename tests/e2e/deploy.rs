@@ -299,6 +299,11 @@ fn the_compose_file_runs_the_whole_stack_with_health_checks() {
         }
     }
     let dockerfile = std::fs::read_to_string(root().join("deploy/Dockerfile")).expect("Dockerfile");
+    let ignored = std::fs::read_to_string(root().join(".dockerignore")).expect(".dockerignore");
+    assert!(
+        ignored.lines().any(|l| l.trim() == "target/"),
+        "the build context leaves target/ out"
+    );
     for needed in [
         "-p agentq-api-gateway",
         "-p agentq-queue-worker",
