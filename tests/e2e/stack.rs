@@ -95,7 +95,7 @@ pub struct Stack {
 
 enum Cleanup {
     File(PathBuf),
-    Database { admin_url: String, name: String },
+    Database(Option<agentq_test_support::ScratchDatabase>),
 }
 
 impl Stack {
@@ -109,19 +109,11 @@ impl Stack {
     /// The stack on a fresh database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`, or
     /// `None` when that is unset.
     pub async fn on_mariadb(extra: &[(&str, &str)]) -> Option<Self> {
-        use sea_orm::{ConnectionTrait, Database};
-        let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
-        let name = format!("agentq_e2e_{}", JobId::new().as_uuid().simple());
-        let admin = Database::connect(&admin_url).await.expect("MariaDB");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
-        let url = format!("{base}/{name}");
-        Some(Self::start(&url, Cleanup::Database { admin_url, name }, extra).await)
+        let scratch =
+            agentq_test_support::ScratchDatabase::create("AGENTQ_TEST_MYSQL_URL", "agentq_e2e")
+                .await?;
+        let url = scratch.url.clone();
+        Some(Self::start(&url, Cleanup::Database(Some(scratch)), extra).await)
     }
 
     async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
@@ -405,28 +397,23 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        match &self.cleanup {
+        match &mut self.cleanup {
             Cleanup::File(file) => {
                 let _ = std::fs::remove_file(file);
             }
-            Cleanup::Database { admin_url, name } => {
+            Cleanup::Database(scratch) => {
                 // a blocking drop of the database, best effort, after the services are gone
                 self.broadcasters.clear();
                 self.workers.clear();
-                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let Some(scratch) = scratch.take() else {
+                    return;
+                };
                 let _ = std::thread::spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build();
                     if let Ok(runtime) = runtime {
-                        runtime.block_on(async {
-                            use sea_orm::{ConnectionTrait, Database};
-                            if let Ok(admin) = Database::connect(&admin_url).await {
-                                let _ = admin
-                                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                                    .await;
-                            }
-                        });
+                        runtime.block_on(scratch.drop());
                     }
                 })
                 .join();

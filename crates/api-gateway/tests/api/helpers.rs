@@ -28,7 +28,7 @@ pub struct TestApp {
     pub agent: agentq_store::Agent,
     shutdown: CancellationToken,
     file: std::path::PathBuf,
-    server_database: Option<(String, String)>,
+    server_database: Option<agentq_test_support::ScratchDatabase>,
 }
 
 pub fn settings(extra: &[(&str, &str)]) -> (Settings, std::path::PathBuf) {
@@ -137,34 +137,18 @@ impl TestApp {
     /// The app on a fresh database of its own on the server at the URL in `var`
     /// (`AGENTQ_TEST_MYSQL_URL`, `AGENTQ_TEST_POSTGRES_URL`), or `None` when it is unset.
     pub async fn start_on_server(var: &str) -> Option<Self> {
-        use sea_orm::{ConnectionTrait, Database};
-        let admin_url = std::env::var(var).ok().filter(|u| !u.is_empty())?;
-        let name = format!("agentq_api_{}", JobId::new().as_uuid().simple());
-        let admin = Database::connect(&admin_url)
-            .await
-            .expect("admin connection");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
-        let url = format!("{base}/{name}");
-        let mut app = Self::start_with(&[("DATABASE_URL", url.as_str())]).await;
-        app.server_database = Some((admin_url, name));
+        let scratch = agentq_test_support::ScratchDatabase::create(var, "agentq_api").await?;
+        let mut app = Self::start_with(&[("DATABASE_URL", scratch.url.as_str())]).await;
+        app.server_database = Some(scratch);
         Some(app)
     }
 
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = std::fs::remove_file(&self.file);
-        if let Some((admin_url, name)) = self.server_database {
-            use sea_orm::{ConnectionTrait, Database};
+        if let Some(scratch) = self.server_database {
             let _ = self.db.close().await;
-            if let Ok(admin) = Database::connect(&admin_url).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await;
-            }
+            scratch.drop().await;
         }
     }
 }

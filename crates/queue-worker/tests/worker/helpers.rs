@@ -17,8 +17,8 @@ pub struct Harness {
     pub task: Task,
     vars: HashMap<String, String>,
     file: std::path::PathBuf,
-    /// A database the harness made on a server: (admin url, name), dropped by `cleanup`.
-    server_database: Option<(String, String)>,
+    /// A database the harness made on a server, dropped by `cleanup`.
+    server_database: Option<agentq_test_support::ScratchDatabase>,
 }
 
 impl Harness {
@@ -78,11 +78,13 @@ impl Harness {
     /// The harness on a database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`, or
     /// `None` when that is unset.
     pub async fn on_mariadb(extra: &[(&str, &str)]) -> Option<Self> {
-        let (url, admin_url, name) = mariadb_database().await?;
+        let scratch =
+            agentq_test_support::ScratchDatabase::create("AGENTQ_TEST_MYSQL_URL", "agentq_worker")
+                .await?;
         let mut extra = extra.to_vec();
-        extra.push(("DATABASE_URL", url.as_str()));
+        extra.push(("DATABASE_URL", scratch.url.as_str()));
         let mut harness = Self::new(&extra).await;
-        harness.server_database = Some((admin_url, name));
+        harness.server_database = Some(scratch);
         Some(harness)
     }
 
@@ -204,14 +206,9 @@ impl Harness {
 
     pub async fn cleanup(self) {
         let _ = std::fs::remove_file(&self.file);
-        if let Some((admin_url, name)) = self.server_database {
-            use sea_orm::ConnectionTrait;
+        if let Some(scratch) = self.server_database {
             let _ = self.db.close().await;
-            if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await;
-            }
+            scratch.drop().await;
         }
     }
 }
@@ -339,23 +336,6 @@ impl Drop for FlakyProxy {
             set.abort_all();
         }
     }
-}
-
-/// A database of its own on the MariaDB at `AGENTQ_TEST_MYSQL_URL`: (url, server admin url,
-/// name), or `None` when that is unset.
-pub async fn mariadb_database() -> Option<(String, String, String)> {
-    use sea_orm::{ConnectionTrait, Database};
-    let admin_url = std::env::var("AGENTQ_TEST_MYSQL_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let name = format!("agentq_worker_{}", JobId::new().as_uuid().simple());
-    let admin = Database::connect(&admin_url).await.expect("MariaDB");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
-    Some((format!("{base}/{name}"), admin_url, name))
 }
 
 /// Runs the scenario `$body(harness)` twice: on SQLite, and on MariaDB when its URL is set.

@@ -2,13 +2,13 @@ use agentq_domain::{JobId, Priority};
 use agentq_store::{
     Agent, AgentKind, Db, NewAgent, NewJobRecord, NewUser, Project, Role, Task, User,
 };
-use sea_orm::{ConnectionTrait, Database};
+use agentq_test_support::ScratchDatabase;
 
 /// A database of the test's own.
 pub struct TestDb {
     pub db: Db,
-    /// How to drop it afterwards: (admin connection URL, database name).
-    server: Option<(String, String)>,
+    /// The server database to drop afterwards.
+    server: Option<ScratchDatabase>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -26,22 +26,13 @@ impl TestDb {
 
     /// A fresh database on the server at the URL in `var`, or `None` when it is unset.
     pub async fn server(var: &str) -> Option<Self> {
-        let admin_url = std::env::var(var).ok().filter(|u| !u.is_empty())?;
-        let name = format!("agentq_t_{}", JobId::new().as_uuid().simple());
-        let admin = Database::connect(&admin_url)
-            .await
-            .expect("admin connection");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
-        let db = agentq_store::connect(&format!("{base}/{name}"))
+        let scratch = ScratchDatabase::create(var, "agentq_t").await?;
+        let db = agentq_store::connect(&scratch.url)
             .await
             .expect("test database");
         Some(Self {
             db,
-            server: Some((admin_url, name)),
+            server: Some(scratch),
             file: None,
         })
     }
@@ -54,12 +45,8 @@ impl TestDb {
     pub async fn drop(self) {
         let Self { db, server, file } = self;
         let _ = db.close().await;
-        if let Some((admin_url, name)) = server
-            && let Ok(admin) = Database::connect(&admin_url).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                .await;
+        if let Some(scratch) = server {
+            scratch.drop().await;
         }
         if let Some(file) = file {
             let _ = std::fs::remove_file(file);
