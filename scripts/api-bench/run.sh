@@ -76,7 +76,7 @@ one_run() {
 }
 
 for backend in ${BACKENDS:-sqlite mariadb}; do
-    for endpoint in post get; do
+    for endpoint in ${ENDPOINTS:-post get}; do
         for run in $(seq "$runs"); do
             one_run "$backend" "$endpoint" "$run"
         done

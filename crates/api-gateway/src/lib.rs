@@ -2,6 +2,7 @@
 //! tasks, agents, health and metrics.
 
 pub mod auth;
+pub mod batched;
 pub mod body;
 pub mod bootstrap;
 pub mod cli;
@@ -40,6 +41,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         secrets: SecretBox::new(settings.secret_key.expose()),
         login_limits: LoginLimits::default(),
         identities: Identities::default(),
+        batched: crate::batched::Batched::new(&db),
         db,
         settings,
     })

@@ -7,6 +7,7 @@ use agentq_store::Db;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::{Identities, Jwt};
+use crate::batched::Batched;
 use crate::settings::Settings;
 use agentq_secrets::SecretBox;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub settings: Settings,
     pub login_limits: LoginLimits,
     pub identities: Identities,
+    /// Task/agent lookups, job inserts and job reads shared by concurrent requests.
+    pub batched: Batched,
 }
 
 /// Login attempts allowed per client address and per email, so that neither one address

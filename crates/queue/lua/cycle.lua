@@ -22,6 +22,13 @@ local maxStalls = tonumber(ARGV[5])
 local backoffCap = tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+-- A Lua number handed to redis.call is formatted with sprintf, which costs Redis more than
+-- the command itself: numbers used for many jobs are formatted once per call, and small
+-- counts come from a table.
+local nowS = tostring(now)
+local SMALL = { '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15',
+  '16', '17', '18', '19', '20' }
+local function count(n) return SMALL[n] or tostring(n) end
 local wait, delayed, active = KEYS[1], KEYS[2], KEYS[3]
 local completed, failed, cancelled = KEYS[4], KEYS[5], KEYS[6]
 local events = KEYS[7]
@@ -69,14 +76,14 @@ end
 local grew = {}
 
 local function finishAs(id, state, set, ...)
-  redis.call('HSET', jobKey(id), 'state', state, 'finished_at', now, 'worker', '', ...)
-  zaddLater(set, now, id)
+  redis.call('HSET', jobKey(id), 'state', state, 'finished_at', nowS, 'worker', '', ...)
+  zaddLater(set, nowS, id)
   grew[set] = true
 end
 
 local function failForGood(id, project, task, trace, made, err)
-  finishAs(id, 'failed', failed, 'made', made, 'error', err)
-  event('agent_job_failed', id, project, task, trace, 'error', err, 'attempts_made', made)
+  finishAs(id, 'failed', failed, 'made', count(made), 'error', err)
+  event('agent_job_failed', id, project, task, trace, 'error', err, 'attempts_made', count(made))
 end
 
 -- 1. outcomes of this worker's finished leases
@@ -97,9 +104,9 @@ for i = 0, n - 1 do
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
     if kind == 'c' then
-      finishAs(id, 'completed', completed, 'result', value, 'progress', 100)
+      finishAs(id, 'completed', completed, 'result', value, 'progress', '100')
       event('agent_job_completed', id, project, task, trace, 'result', value,
-        'duration_ms', now - tonumber(h[8]), 'attempt', made + 1)
+        'duration_ms', now - tonumber(h[8]), 'attempt', count(made + 1))
     elseif kind == 'x' then
       finishAs(id, 'cancelled', cancelled)
       event('agent_job_cancelled', id, project, task, trace)
@@ -125,7 +132,7 @@ end
 flush()
 
 -- 2. leases that expired: their worker died or hung
-local expired = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, 100)
+local expired = redis.call('ZRANGEBYSCORE', active, '-inf', nowS, 'LIMIT', 0, 100)
 for _, id in ipairs(expired) do
   leaving[#leaving + 1] = id
   redis.call('HINCRBY', KEYS[9], 'stalled', 1)
@@ -143,21 +150,24 @@ for _, id in ipairs(expired) do
 end
 
 -- 3. retries that are due
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 100)
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', nowS, 'LIMIT', 0, 100)
 for _, id in ipairs(due) do requeue(id, 'retry') end
 if #due > 0 then redis.call('ZREM', delayed, unpack(due)) end
 flush()
 
--- 4. retention of finished jobs, by age and by count, at most 100 per set and call: for the
--- sets this call added to, and for all of them on an idle call (nothing to lease), which is
--- how old jobs age out of sets nobody adds to
-local idle = redis.call('ZCARD', wait) == 0
+-- 4. retention of finished jobs, by age and by count, at most 200 per set and call. While
+-- jobs wait, a set is cut down by count only once it holds TRIM_BATCH jobs too many, so that
+-- the calls that trim are paid once per batch rather than per job; an idle call (nothing to
+-- lease) trims to the limits exactly, and is how old jobs age out of sets nobody adds to.
+local TRIM_BATCH = 50
+local waiting = redis.call('ZCARD', wait)
+local idle = waiting == 0
 local function trim(set, keepMs, keepCount)
   if not (grew[set] or idle) then return end
-  local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - keepMs, 'LIMIT', 0, 100)
+  local old = redis.call('ZRANGEBYSCORE', set, '-inf', now - keepMs, 'LIMIT', 0, 200)
   local excess = redis.call('ZCARD', set) - #old - keepCount
-  if excess > 0 then
-    local extra = redis.call('ZRANGE', set, #old, #old + math.min(excess, 100) - 1)
+  if excess > 0 and (idle or excess >= TRIM_BATCH) and #old < 200 then
+    local extra = redis.call('ZRANGE', set, #old, #old + math.min(excess, 200 - #old) - 1)
     for _, id in ipairs(extra) do old[#old + 1] = id end
   end
   if #old > 0 then
@@ -177,24 +187,25 @@ trim(cancelled, tonumber(ARGV[9]), tonumber(ARGV[10]))
 -- 5. lease the best waiting jobs: lowest priority number first, then oldest
 local leased = {}
 if fetch > 0 then
+  local leaseEnd = tostring(now + lease)
   local popped = redis.call('ZPOPMIN', wait, fetch)
   for i = 1, #popped, 2 do
     local id = popped[i]
     local key = jobKey(id)
     local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token',
       'trace')
-    local token = (tonumber(h[7]) or 0) + 1
-    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', now, 'token', token)
-    zaddLater(active, now + lease, id)
+    local token = count((tonumber(h[7]) or 0) + 1)
+    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', nowS, 'token', token)
+    zaddLater(active, leaseEnd, id)
     local made = tonumber(h[2]) or 0
-    event('agent_job_started', id, h[5], h[6], h[8], 'attempt', made + 1, 'worker', worker)
+    event('agent_job_started', id, h[5], h[6], h[8], 'attempt', count(made + 1), 'worker', worker)
     leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5], h[6], h[8] }
   end
   flush()
 end
 
 -- 6. wake another idle worker when work is left; tell an idle caller when to look again
-local left = idle and 0 or redis.call('ZCARD', wait)
+local left = waiting - #leased
 if left > 0 and redis.call('LLEN', KEYS[8]) == 0 then
   redis.call('LPUSH', KEYS[8], '1')
 end

@@ -1,9 +1,11 @@
 //! The activity log: who did what to which project, task or job.
 
 use agentq_domain::{JobId, ProjectId, TaskId, UserId};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use chrono::NaiveDateTime;
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use crate::entities::activity_log;
+use crate::shapes::power_of_two_chunks;
 use crate::{Result, now};
 
 #[derive(Debug, Clone, Default)]
@@ -18,17 +20,32 @@ pub struct ActivityEntry {
 }
 
 pub async fn log_activity(db: &impl ConnectionTrait, entry: ActivityEntry) -> Result<()> {
-    activity_log::ActiveModel {
-        user_id: Set(entry.user.map(UserId::get)),
-        action: Set(entry.action),
-        project_id: Set(entry.project.map(ProjectId::get)),
-        task_id: Set(entry.task.map(TaskId::get)),
-        job_id: Set(entry.job.map(|j| j.to_string())),
-        detail: Set(entry.detail),
-        created_at: Set(now()),
-        ..Default::default()
+    log_activities(db, [entry], now()).await
+}
+
+/// Many entries, one statement, all stamped `at`.
+pub(crate) async fn log_activities(
+    db: &impl ConnectionTrait,
+    entries: impl IntoIterator<Item = ActivityEntry>,
+    at: NaiveDateTime,
+) -> Result<()> {
+    let rows: Vec<activity_log::ActiveModel> = entries
+        .into_iter()
+        .map(|entry| activity_log::ActiveModel {
+            user_id: Set(entry.user.map(UserId::get)),
+            action: Set(entry.action),
+            project_id: Set(entry.project.map(ProjectId::get)),
+            task_id: Set(entry.task.map(TaskId::get)),
+            job_id: Set(entry.job.map(|j| j.to_string())),
+            detail: Set(entry.detail),
+            created_at: Set(at),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in power_of_two_chunks(rows.len()) {
+        activity_log::Entity::insert_many(rows[chunk].iter().cloned())
+            .exec_without_returning(db)
+            .await?;
     }
-    .insert(db)
-    .await?;
     Ok(())
 }

@@ -3,9 +3,13 @@
 use std::collections::BTreeMap;
 
 use agentq_domain::AgentId;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::entities::agents;
+use crate::shapes::padded_to_power_of_two;
 use crate::{MAX_PAGE, Result, StoreError, now};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +97,25 @@ pub async fn agent_by_id(db: &impl ConnectionTrait, id: AgentId) -> Result<Optio
         .await?
         .map(Agent::try_from)
         .transpose()
+}
+
+/// The agents with these ids, read with one query.
+pub async fn agents_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[AgentId],
+) -> Result<std::collections::HashMap<AgentId, Agent>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    agents::Entity::find()
+        .filter(agents::Column::Id.is_in(padded_to_power_of_two(
+            ids.iter().map(|id| id.get()).collect(),
+        )))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Agent::try_from(row).map(|agent| (agent.id, agent)))
+        .collect()
 }
 
 /// Agents by id, at most [`MAX_PAGE`].

@@ -14,22 +14,25 @@ mod jobs;
 mod metrics;
 mod projects;
 mod scope;
+mod shapes;
 mod time;
 
 pub use accounts::{NewUser, Role, User, create_user, user_by_email, user_by_id};
 pub use activity::{ActivityEntry, log_activity};
-pub use agents::{Agent, AgentKind, NewAgent, agent_by_id, create_agent, list_agents};
+pub use agents::{
+    Agent, AgentKind, NewAgent, agent_by_id, agents_by_ids, create_agent, list_agents,
+};
 pub use error::StoreError;
 pub use jobs::{
     EventPosition, JobFilter, JobPage, JobRecord, JobTransition, MAX_JOB_DATA_BYTES, MAX_PAGE,
     NewJobRecord, TransitionOutcome, active_jobs, apply_transition, apply_transitions,
-    cleanup_old_jobs, failed_jobs, insert_job, job_by_job_id, jobs_by_agent, jobs_by_project,
-    jobs_by_task, list_jobs,
+    cleanup_old_jobs, failed_jobs, insert_job, insert_jobs, insert_jobs_each, job_by_job_id,
+    jobs_by_agent, jobs_by_job_ids, jobs_by_project, jobs_by_task, list_jobs,
 };
 pub use metrics::{JobMetrics, metrics};
 pub use projects::{
     Project, Task, add_member, create_project, create_task, member_project_ids, project_by_id,
-    projects, remove_member, scope_for, task_by_id, tasks_of_project,
+    projects, remove_member, scope_for, task_by_id, tasks_by_ids, tasks_of_project,
 };
 pub use scope::Scope;
 pub use time::{from_millis, now};

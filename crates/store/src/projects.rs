@@ -8,6 +8,7 @@ use sea_orm::{
 
 use crate::accounts::{Role, User};
 use crate::entities::{project_members, projects as project_rows, tasks};
+use crate::shapes::padded_to_power_of_two;
 use crate::{MAX_PAGE, Result, Scope, StoreError, now};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +186,26 @@ pub async fn tasks_of_project(
         .await?
         .into_iter()
         .map(Task::try_from)
+        .collect()
+}
+
+/// The tasks with these ids, whatever their project (the caller checks its scope), read with
+/// one query.
+pub async fn tasks_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[TaskId],
+) -> Result<std::collections::HashMap<TaskId, Task>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    tasks::Entity::find()
+        .filter(tasks::Column::Id.is_in(padded_to_power_of_two(
+            ids.iter().map(|id| id.get()).collect(),
+        )))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Task::try_from(row).map(|task| (task.id, task)))
         .collect()
 }
 

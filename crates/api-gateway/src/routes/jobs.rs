@@ -51,9 +51,7 @@ async fn visible_job(
     not_found: fn() -> ApiError,
 ) -> Result<JobRecord, ApiError> {
     let id: JobId = raw_id.parse().map_err(|_| not_found())?;
-    agentq_store::job_by_job_id(&state.db, scope, &id)
-        .await?
-        .ok_or_else(not_found)
+    state.batched.job(scope, id).await?.ok_or_else(not_found)
 }
 
 fn job_not_found() -> ApiError {
@@ -80,18 +78,18 @@ pub(crate) async fn queue_job(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_bytes(&req, payload, &state).await?;
     let request = QueueJobRequest::parse(&body).map_err(ApiError::Validation)?;
-    let task = agentq_store::task_by_id(&state.db, &caller.scope, request.task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Task not found"))?;
-    let agent = agentq_store::agent_by_id(&state.db, request.agent_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Agent not found"))?;
+    let (task, agent) = state
+        .batched
+        .task_and_agent(&caller.scope, request.task_id, request.agent_id)
+        .await?;
+    let task = task.ok_or_else(|| ApiError::not_found("Task not found"))?;
+    let agent = agent.ok_or_else(|| ApiError::not_found("Agent not found"))?;
     let priority = request.priority();
     let job_id = JobId::new();
     let job_data = job_data(&state, &request, &task, caller.user.id)?;
-    let record = agentq_store::insert_job(
-        &state.db,
-        NewJobRecord {
+    let queued_at = state
+        .batched
+        .insert_job(NewJobRecord {
             job_id,
             queue_name: state.settings.queue.clone(),
             task: task.id,
@@ -102,10 +100,9 @@ pub(crate) async fn queue_job(
             max_attempts: state.settings.attempts,
             job_data: job_data.clone(),
             queued_by: Some(caller.user.id),
-        },
-    )
-    .await
-    .map_err(|e| ApiError::internal("Failed to queue job", e))?;
+        })
+        .await
+        .map_err(|e| ApiError::internal("Failed to queue job", e))?;
     let job = NewJob {
         id: job_id,
         priority,
@@ -132,7 +129,7 @@ pub(crate) async fn queue_job(
             "projectId": task.project.get(),
             "status": "queued",
             "priority": priority.as_str(),
-            "queuedAt": iso(record.queued_at),
+            "queuedAt": iso(queued_at),
         },
         "message": "Job queued successfully"
     })))

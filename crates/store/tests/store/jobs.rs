@@ -54,6 +54,75 @@ async fn a_job_row_and_its_activity_entry_are_written_together(test: TestDb) {
     test.drop().await;
 }
 
+async fn concurrent_submissions_are_written_together_and_a_bad_row_fails_alone(test: TestDb) {
+    let test = test.migrated().await;
+    let db = &test.db;
+    let f = fixture(db).await;
+    let jobs: Vec<_> = (0..5).map(|_| new_job(&f)).collect();
+    agentq_store::insert_jobs(db, &jobs).await.expect("batch");
+    let ids: Vec<JobId> = jobs.iter().map(|j| j.job_id).collect();
+    let read = agentq_store::jobs_by_job_ids(db, &Scope::All, &ids)
+        .await
+        .expect("read");
+    for (job, row) in jobs.iter().zip(&read) {
+        let row = row.as_ref().expect("written");
+        assert_eq!((row.job_id, row.status), (job.job_id, JobState::Waiting));
+    }
+    let activity = agentq_store::entities::activity_log::Entity::find()
+        .count(db)
+        .await
+        .expect("count");
+    assert_eq!(activity, 5, "one job_queued entry per job");
+
+    // a row whose task does not exist: together, nothing is written; each, only it fails
+    let mut bad = new_job(&f);
+    bad.task = TaskId::try_from(999_999).expect("id");
+    let batch = vec![new_job(&f), bad.clone(), new_job(&f)];
+    assert!(agentq_store::insert_jobs(db, &batch).await.is_err());
+    let none = agentq_store::jobs_by_job_ids(db, &Scope::All, &[batch[0].job_id])
+        .await
+        .expect("read");
+    assert_eq!(none, vec![None], "all or nothing");
+    let results = agentq_store::insert_jobs_each(db, &batch).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::MissingReference(_))),
+        "{results:?}"
+    );
+    let activity = agentq_store::entities::activity_log::Entity::find()
+        .count(db)
+        .await
+        .expect("count");
+    assert_eq!(activity, 7);
+
+    // reads in the order asked, unknown and out-of-scope ids as None
+    let unknown = JobId::new();
+    let asked = [batch[2].job_id, unknown, batch[0].job_id];
+    let read = agentq_store::jobs_by_job_ids(db, &Scope::All, &asked)
+        .await
+        .expect("read");
+    let got: Vec<Option<JobId>> = read.iter().map(|r| r.as_ref().map(|r| r.job_id)).collect();
+    assert_eq!(got, vec![Some(asked[0]), None, Some(asked[2])]);
+    let elsewhere = Scope::Projects(vec![ProjectId::try_from(999_999).expect("id")]);
+    let hidden = agentq_store::jobs_by_job_ids(db, &elsewhere, &asked)
+        .await
+        .expect("read");
+    assert_eq!(hidden, vec![None, None, None]);
+
+    // tasks and agents by ids: the known ones only
+    let tasks = agentq_store::tasks_by_ids(db, &[f.task.id, bad.task])
+        .await
+        .expect("tasks");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[&f.task.id].code, f.task.code);
+    let agents =
+        agentq_store::agents_by_ids(db, &[f.agent.id, AgentId::try_from(999_999).expect("id")])
+            .await
+            .expect("agents");
+    assert_eq!(agents.keys().copied().collect::<Vec<_>>(), vec![f.agent.id]);
+    test.drop().await;
+}
+
 async fn transitions_apply_only_forwards_and_only_once(test: TestDb) {
     let test = test.migrated().await;
     let db = &test.db;
@@ -465,6 +534,7 @@ async fn bad_data_gets_a_clear_error(test: TestDb) {
 
 on_every_backend!(
     a_job_row_and_its_activity_entry_are_written_together,
+    concurrent_submissions_are_written_together_and_a_bad_row_fails_alone,
     transitions_apply_only_forwards_and_only_once,
     a_batch_of_transitions_applies_all_or_nothing,
     failed_attempts_keep_their_error_details,
