@@ -22,10 +22,12 @@ const IN_FLIGHT: usize = 2;
 
 /// A read failed for every request that shared it.
 type Shared<T> = Result<T, Arc<StoreError>>;
+/// What submitting a job needs: its task and agent, each if it exists.
+type Targets = (Option<Task>, Option<Agent>);
 
 #[derive(Debug, Clone)]
 pub struct Batched {
-    targets: Coalescer<(TaskId, AgentId), Shared<(Option<Task>, Option<Agent>)>>,
+    targets: Coalescer<(TaskId, AgentId), Shared<Targets>>,
     inserts: Coalescer<NewJobRecord, Result<NaiveDateTime, StoreError>>,
     jobs: Coalescer<JobId, Shared<Option<JobRecord>>>,
 }
@@ -72,7 +74,7 @@ impl Batched {
         scope: &Scope,
         task: TaskId,
         agent: AgentId,
-    ) -> Result<(Option<Task>, Option<Agent>), ApiError> {
+    ) -> Result<Targets, ApiError> {
         let (task, agent) = self
             .targets
             .call((task, agent))
@@ -102,10 +104,7 @@ impl Batched {
     }
 }
 
-async fn read_targets(
-    db: &Db,
-    wanted: Vec<(TaskId, AgentId)>,
-) -> Vec<Shared<(Option<Task>, Option<Agent>)>> {
+async fn read_targets(db: &Db, wanted: Vec<(TaskId, AgentId)>) -> Vec<Shared<Targets>> {
     let task_ids: Vec<TaskId> = wanted.iter().map(|(task, _)| *task).collect();
     let agent_ids: Vec<AgentId> = wanted.iter().map(|(_, agent)| *agent).collect();
     let found: Result<(HashMap<_, _>, HashMap<_, _>), StoreError> = async {

@@ -181,9 +181,8 @@ mod tests {
             .collect();
         let mut answered = 0;
         for call in calls {
-            match call.await.expect("task") {
-                Ok(_) => answered += 1,
-                Err(Unanswered) => {}
+            if call.await.expect("task").is_ok() {
+                answered += 1;
             }
         }
         // the direct call and the first of the gathered batch are answered
