@@ -2,6 +2,7 @@
 # `just bench api`: the api-gateway under wrk (-t2 -c64, 5 s warm-up, 20 s measured; 3 runs, fresh
 # server and database each) on SQLite and MariaDB, then the Express replica of the seed
 # (../shared/anchors/express-seed) the same way, then the ratios. FLUSHALLs the local Redis.
+# Tuning runs: RUNS, DURATION, BACKENDS="mariadb", ENDPOINTS="post", SKIP_REFERENCE=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 anchors="${AGENTQ_ANCHORS:-../shared/anchors}"
