@@ -48,7 +48,7 @@ pub struct Queue {
     keys: Arc<Keys>,
     config: Arc<QueueConfig>,
     scripts: Arc<Scripts>,
-    /// Feeds the task that coalesces concurrent `enqueue` calls; started by the first call.
+    /// Coalesces concurrent `enqueue` calls; started by the first call.
     enqueuer: Arc<OnceLock<producer::Enqueuer>>,
 }
 

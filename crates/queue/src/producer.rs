@@ -1,9 +1,7 @@
 //! Adding jobs.
 
+use agentq_coalesce::Coalescer;
 use agentq_domain::{JobId, Priority, ProjectId, TaskId};
-use std::sync::Arc;
-
-use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{Queue, QueueError, Result};
 
@@ -12,8 +10,8 @@ const MAX_BATCH: usize = 1_000;
 /// Enqueue calls under way at once (coalesced or direct).
 const CALLS_IN_FLIGHT: usize = 2;
 
-/// One `enqueue` call waiting for its batch.
-pub(crate) type EnqueueRequest = (NewJob, oneshot::Sender<Result<bool>>);
+/// Concurrent [`Queue::enqueue`] calls, sent as one script call while another is under way.
+pub(crate) type Enqueuer = Coalescer<NewJob, Result<bool>>;
 
 /// A job to add. `payload` is opaque to the queue (the gateway puts the job request's JSON).
 #[derive(Debug, Clone)]
@@ -61,25 +59,18 @@ impl Queue {
     /// Calls made while an earlier one is on its way to Redis are coalesced into one script
     /// call, so many concurrent producers cost Redis about what one batch does.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
-        let enqueuer = self
-            .enqueuer
-            .get_or_init(|| Enqueuer::spawn(self.without_enqueuer()));
-        // a free slot means nothing is piling up: go straight to Redis, saving two task hops
-        let direct = enqueuer.slots.clone().try_acquire_owned().ok();
-        if direct.is_none() {
-            let (reply, answer) = oneshot::channel();
-            if enqueuer.requests.send((job.clone(), reply)).is_ok()
-                && let Ok(result) = answer.await
-            {
-                return result;
-            }
-            // the coalescing task is gone (its runtime shut down): call directly
-        }
-        let added = self.enqueue_batch(std::slice::from_ref(job)).await?;
-        added
-            .first()
-            .copied()
-            .ok_or_else(|| QueueError::protocol("enqueue returned no status"))
+        let enqueuer = self.enqueuer.get_or_init(|| {
+            // the task must not hold a handle that keeps itself alive
+            let queue = self.without_enqueuer();
+            Coalescer::spawn(MAX_BATCH, CALLS_IN_FLIGHT, move |jobs: Vec<NewJob>| {
+                let queue = queue.clone();
+                async move { enqueue_each(&queue, &jobs).await }
+            })
+        });
+        enqueuer
+            .call(job.clone())
+            .await
+            .unwrap_or_else(|lost| Err(QueueError::Batch(lost.to_string())))
     }
 
     /// Adds jobs in one script call; for each, whether it was new.
@@ -116,54 +107,21 @@ impl Queue {
     }
 }
 
-/// The task behind [`Queue::enqueue`]: takes every request waiting, sends them as one batch,
-/// answers each. At most two calls (batches or direct ones) are under way at once, so that
-/// Redis works on one while the next is gathered. The task ends when the last handle of the
-/// queue is dropped.
-#[derive(Debug)]
-pub(crate) struct Enqueuer {
-    requests: mpsc::UnboundedSender<EnqueueRequest>,
-    slots: Arc<Semaphore>,
-}
-
-impl Enqueuer {
-    fn spawn(queue: Queue) -> Self {
-        let (requests, mut rx) = mpsc::unbounded_channel::<EnqueueRequest>();
-        let slots = Arc::new(Semaphore::new(CALLS_IN_FLIGHT));
-        let task_slots = slots.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok(slot) = task_slots.clone().acquire_owned().await else {
-                    return;
-                };
-                let mut batch = Vec::new();
-                if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                    return;
-                }
-                let queue = queue.clone();
-                tokio::spawn(async move {
-                    send_batch(&queue, batch).await;
-                    drop(slot);
-                });
-            }
-        });
-        Self { requests, slots }
+/// One result per job of a coalesced batch: its own status, or the batch's error.
+async fn enqueue_each(queue: &Queue, jobs: &[NewJob]) -> Vec<Result<bool>> {
+    match queue.enqueue_batch(jobs).await {
+        Ok(added) if added.len() == jobs.len() => added.into_iter().map(Ok).collect(),
+        Ok(_) => failed_batch(
+            jobs.len(),
+            "enqueue returned a status per job but not for all",
+        ),
+        Err(err) if jobs.len() == 1 => vec![Err(err)],
+        Err(err) => failed_batch(jobs.len(), &err.to_string()),
     }
 }
 
-async fn send_batch(queue: &Queue, batch: Vec<EnqueueRequest>) {
-    let (jobs, replies): (Vec<NewJob>, Vec<_>) = batch.into_iter().unzip();
-    match queue.enqueue_batch(&jobs).await {
-        Ok(added) => {
-            for (reply, added) in replies.into_iter().zip(added) {
-                let _ = reply.send(Ok(added));
-            }
-        }
-        Err(err) => {
-            let message = err.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(QueueError::Batch(message.clone())));
-            }
-        }
-    }
+fn failed_batch(n: usize, message: &str) -> Vec<Result<bool>> {
+    (0..n)
+        .map(|_| Err(QueueError::Batch(message.to_owned())))
+        .collect()
 }

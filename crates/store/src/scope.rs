@@ -5,6 +5,8 @@ use agentq_domain::ProjectId;
 use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Condition, Expr};
 
+use crate::shapes::padded_to_power_of_two;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     All,
@@ -24,9 +26,10 @@ impl Scope {
         match self {
             Self::All => Condition::all(),
             Self::Projects(ids) if ids.is_empty() => Condition::all().add(Expr::cust("1 = 0")),
-            Self::Projects(ids) => {
-                Condition::all().add(column.is_in(ids.iter().map(|id| id.get())))
-            }
+            // padded: one statement shape per power of two, not per project count (shapes.rs)
+            Self::Projects(ids) => Condition::all().add(column.is_in(padded_to_power_of_two(
+                ids.iter().map(|id| id.get()).collect(),
+            ))),
         }
     }
 }

@@ -53,6 +53,30 @@ async fn a_leased_job_carries_its_payload_and_routing() {
 }
 
 #[tokio::test]
+async fn concurrent_enqueues_each_get_their_own_answer() {
+    let queue = queue();
+    let jobs: Vec<NewJob> = (0..300).map(|i| NewJob::new(format!("{i}"))).collect();
+    // every job twice, at once: the calls share script calls, each still learns whether its
+    // job was new, and exactly one of each pair added it
+    let calls: Vec<_> = jobs
+        .iter()
+        .chain(jobs.iter())
+        .map(|job| {
+            let (queue, job) = (queue.clone(), job.clone());
+            tokio::spawn(async move { (job.id, queue.enqueue(&job).await.expect("enqueue")) })
+        })
+        .collect();
+    let mut added = std::collections::HashMap::new();
+    for call in calls {
+        let (id, new) = call.await.expect("task");
+        *added.entry(id).or_insert(0) += usize::from(new);
+    }
+    assert_eq!(added.len(), 300);
+    assert!(added.values().all(|n| *n == 1), "one add per job");
+    assert_eq!(queue.counts().await.expect("counts").waiting, 300);
+}
+
+#[tokio::test]
 async fn enqueue_is_idempotent_on_the_job_id() {
     let queue = queue();
     let job = NewJob::new("first");
