@@ -37,21 +37,6 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A port for a service to listen on. Not from the OS's ephemeral range: a port found free
-/// there can be handed to another process before the service binds it (two tests once shared
-/// one). These come from a counter below that range, each checked free.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + u16::try_from(std::process::id() % 500).unwrap_or(0) * 20;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// A process that is killed when dropped.
 pub struct Service {
     pub name: String,
@@ -119,7 +104,7 @@ impl Stack {
     async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let api_port = free_port();
+        let api_port = agentq_test_support::free_port();
         let mut env: Vec<(String, String)> = [
             ("REDIS_URL", redis_url.as_str()),
             ("DATABASE_URL", database_url),
@@ -178,7 +163,7 @@ impl Stack {
 
     /// Starts a worker with its `/metrics` on a port of its own; that port.
     pub fn start_worker(&mut self, id: &str) -> u16 {
-        let port = free_port();
+        let port = agentq_test_support::free_port();
         let metrics = format!("127.0.0.1:{port}");
         let worker = spawn(
             &self.env,
@@ -209,7 +194,8 @@ impl Stack {
     }
 
     pub async fn start_broadcaster(&mut self) -> usize {
-        self.start_broadcaster_on(free_port()).await
+        self.start_broadcaster_on(agentq_test_support::free_port())
+            .await
     }
 
     async fn wait_until_ready(&self, url: &str) {

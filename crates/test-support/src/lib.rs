@@ -1,5 +1,6 @@
 //! What the test suites share. Tests that run on MariaDB or PostgreSQL each get a database of
-//! their own on the server CI provides, so that runs in parallel cannot collide.
+//! their own on the server CI provides, so that runs in parallel cannot collide; services a
+//! test starts listen on ports from [`free_port`].
 
 use agentq_domain::JobId;
 use sea_orm::{ConnectionTrait, Database};
@@ -40,6 +41,22 @@ impl ScratchDatabase {
             let _ = admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", self.name))
                 .await;
+        }
+    }
+}
+
+/// A port for a process a test starts to listen on. Not from the OS's ephemeral range: a port
+/// found free there can be handed to another process (any outgoing connection) before the
+/// service binds it, and two tests once shared one. These come from a counter below that
+/// range, offset per test process, each checked free.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + u16::try_from(std::process::id() % 500).unwrap_or(0) * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
 }

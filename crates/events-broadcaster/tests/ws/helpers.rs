@@ -104,10 +104,7 @@ impl Harness {
 
     /// Starts the real binary and waits until it answers `/healthz`.
     pub async fn spawn(&self, extra: &[(&str, &str)]) -> Broadcaster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = agentq_test_support::free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_events-broadcaster"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -221,10 +221,7 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = agentq_test_support::free_port();
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",

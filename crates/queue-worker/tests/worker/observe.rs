@@ -13,10 +13,7 @@ async fn a_worker_warns_when_redis_may_evict_and_exports_its_metrics() {
     let h = Harness::new(&[("REDIS_URL", &redis.url())]).await;
     let agent = h.agent("echo '{\"result\": 1}'", 30).await;
     let job = h.submit(&agent).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = agentq_test_support::free_port();
     let metrics_addr = format!("127.0.0.1:{port}");
     let settings = h.settings("observed");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
