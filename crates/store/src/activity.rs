@@ -23,7 +23,7 @@ pub async fn log_activity(db: &impl ConnectionTrait, entry: ActivityEntry) -> Re
     log_activities(db, [entry], now()).await
 }
 
-/// Many entries, one statement, all stamped `at`.
+/// Many entries, all stamped `at`: one statement per power-of-two chunk (see `shapes.rs`).
 pub(crate) async fn log_activities(
     db: &impl ConnectionTrait,
     entries: impl IntoIterator<Item = ActivityEntry>,
