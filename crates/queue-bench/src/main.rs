@@ -53,11 +53,12 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// The queue with the seed's job options, as the reference bench uses them.
+/// The queue with the seed's job options, as the reference bench uses them, under a name of
+/// its own: the jobs it leaves behind must not land in the queue `just up` runs.
 pub fn bench_queue() -> BenchResult<agentq_queue::Queue> {
     let redis = agentq_queue::Redis::open(&redis_url())?;
     Ok(agentq_queue::Queue::new(
         redis,
-        agentq_queue::QueueConfig::default(),
+        agentq_queue::QueueConfig::named("queue-bench"),
     ))
 }
