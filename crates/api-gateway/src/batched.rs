@@ -44,7 +44,14 @@ impl Batched {
         };
         let inserts = {
             let db = db.clone();
-            Coalescer::spawn(MAX_BATCH, IN_FLIGHT, move |jobs: Vec<NewJobRecord>| {
+            // SQLite has one writer: a second batch would only sleep in SQLite's busy handler,
+            // which put the POST p99 at 110-240 ms against 25 ms with one (BENCHMARKS.md)
+            let writers = if agentq_store::has_single_writer(&db) {
+                1
+            } else {
+                IN_FLIGHT
+            };
+            Coalescer::spawn(MAX_BATCH, writers, move |jobs: Vec<NewJobRecord>| {
                 let db = db.clone();
                 async move { agentq_store::insert_jobs_each(&db, &jobs).await }
             })

@@ -51,6 +51,12 @@ const MAX_CONNECTIONS: u32 = 10;
 /// rather than spin in SQLite's busy handler.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
+/// Whether the database takes one writer at a time (SQLite): concurrent write transactions
+/// would only wait for each other.
+pub fn has_single_writer(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == sea_orm::DbBackend::Sqlite
+}
+
 /// Connects to `url` (sqlite://, mysql://, postgres://).
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
