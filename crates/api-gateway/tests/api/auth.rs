@@ -186,9 +186,17 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password() {
         }
     };
     // both verify an argon2 hash; without the dummy hash an unknown email would answer in
-    // well under a millisecond
-    let known = time(app.admin.email.clone()).await;
-    let unknown = time("ghost@example.com".into()).await;
+    // well under a millisecond. The fastest of a few interleaved tries each: other tests share
+    // the machine, and a pause can only make a try slower, never faster.
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        known.push(time(app.admin.email.clone()).await);
+        unknown.push(time("ghost@example.com".into()).await);
+    }
+    let (known, unknown) = (known.iter().min(), unknown.iter().min());
+    let (Some(known), Some(unknown)) = (known, unknown) else {
+        panic!("no timings");
+    };
     let ratio = unknown.as_secs_f64() / known.as_secs_f64();
     assert!(ratio > 0.3, "unknown {unknown:?} vs known {known:?}");
     app.stop().await;
