@@ -140,8 +140,13 @@ impl Stack {
             .wait_until_ready(&format!("{}/readyz", stack.api))
             .await;
         for n in 1..=2 {
-            stack.start_worker(&format!("worker-{n}"));
+            let port = stack.start_worker(&format!("worker-{n}"));
             stack.start_broadcaster().await;
+            // a worker answers /healthz once it has migrated and connected: before that a
+            // test reading its /metrics would find nothing listening
+            stack
+                .wait_until_ready(&format!("http://127.0.0.1:{port}/healthz"))
+                .await;
         }
         stack.admin_token = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         stack.assert_all_running();
