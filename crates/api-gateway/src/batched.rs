@@ -92,11 +92,14 @@ impl Batched {
     }
 
     /// Writes the job's row and activity entry; returns when it was queued.
-    pub async fn insert_job(&self, job: NewJobRecord) -> Result<NaiveDateTime, StoreError> {
+    pub async fn insert_job(&self, job: NewJobRecord) -> Result<NaiveDateTime, ApiError> {
+        let failed =
+            |cause: &dyn std::fmt::Display| ApiError::internal("Failed to queue job", cause);
         self.inserts
             .call(job)
             .await
-            .unwrap_or_else(|lost| Err(StoreError::InvalidData(lost.to_string())))
+            .map_err(|lost| failed(&lost))?
+            .map_err(|err| failed(&err))
     }
 
     /// The job, if it exists and `scope` allows its project.

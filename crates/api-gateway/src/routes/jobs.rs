@@ -101,8 +101,7 @@ pub(crate) async fn queue_job(
             job_data: job_data.clone(),
             queued_by: Some(caller.user.id),
         })
-        .await
-        .map_err(|e| ApiError::internal("Failed to queue job", e))?;
+        .await?;
     let job = NewJob {
         id: job_id,
         priority,
