@@ -27,8 +27,11 @@ bench_queue() {
     bullmq=$(ls -t "$out"/bullmq-core/results/*.json | head -n 1)
     cp "$bullmq" "$out/bullmq.json"
 
+    echo "== BullMQ's Redis CPU per drained job (scripts/bullmq-redis-cpu.js, 3 runs each)"
+    NODE_PATH="$out/bullmq-core/node_modules" node scripts/bullmq-redis-cpu.js "$out/bullmq-redis-cpu.json"
+
     echo "== agentq vs BullMQ (medians of this run)"
-    target/release/queue-bench compare "$out/queue.json" "$out/bullmq.json"
+    target/release/queue-bench compare "$out/queue.json" "$out/bullmq.json" "$out/bullmq-redis-cpu.json"
 }
 
 case "$which" in

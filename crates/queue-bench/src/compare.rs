@@ -1,19 +1,21 @@
 //! The table: our figures next to BullMQ's from the same `just bench queue`, with ratios.
+//! BullMQ's Redis CPU per job comes from scripts/bullmq-redis-cpu.js (bench.js does not
+//! measure it), run in the same command.
 
 use serde_json::Value;
 
 use crate::BenchResult;
 
-/// Redis CPU per drained job under BullMQ's scripts, from `../shared/anchors/RESULTS.md`
-/// (bullmq-rust pass 4: 1.09 s of Redis CPU for 20,000 jobs); bench.js does not measure it.
-const BULLMQ_REDIS_CPU_US_PER_JOB: f64 = 55.0;
-
 pub fn main(args: &[String]) -> BenchResult {
-    let [ours, bullmq] = args else {
-        return Err("usage: queue-bench compare OURS.json BULLMQ.json".into());
+    let [ours, bullmq, bullmq_cpu] = args else {
+        return Err(
+            "usage: queue-bench compare OURS.json BULLMQ.json BULLMQ_REDIS_CPU.json".into(),
+        );
     };
-    let ours: Value = serde_json::from_str(&std::fs::read_to_string(ours)?)?;
-    let bullmq: Value = serde_json::from_str(&std::fs::read_to_string(bullmq)?)?;
+    let read = |path: &String| -> BenchResult<Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+    };
+    let (ours, bullmq, bullmq_cpu) = (read(ours)?, read(bullmq)?, read(bullmq_cpu)?);
     let theirs = |key: &str| bullmq["summary"][key]["median"].as_f64();
     let rss = [
         theirs("c5_workerPeakRssMiB"),
@@ -64,9 +66,15 @@ pub fn main(args: &[String]) -> BenchResult {
             false,
         ),
         (
-            "Redis CPU per drained job, c50 (µs)*",
+            "Redis CPU per drained job, c50 (µs)",
             "redis_cpu_us_per_job",
-            Some(BULLMQ_REDIS_CPU_US_PER_JOB),
+            bullmq_cpu["c50_redisCpuUsPerJob"].as_f64(),
+            false,
+        ),
+        (
+            "Redis CPU per drained job, c5 (µs)",
+            "redis_cpu_us_per_job_c5",
+            bullmq_cpu["c5_redisCpuUsPerJob"].as_f64(),
             false,
         ),
         ("consumer peak RSS (MiB)", "consumer_rss_mib", rss, false),
@@ -91,9 +99,6 @@ pub fn main(args: &[String]) -> BenchResult {
             show(reference)
         );
     }
-    println!(
-        "\n* BullMQ's Redis CPU per job is the anchors' measured figure (RESULTS.md), not re-measured here."
-    );
     Ok(())
 }
 

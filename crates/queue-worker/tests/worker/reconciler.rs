@@ -4,16 +4,34 @@ use agentq_domain::JobState;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn jobs_survive_redis_losing_all_its_data_mid_run() {
-    let redis = OwnRedis::start();
-    let url = redis.url();
-    let h = Harness::new(&[
-        ("REDIS_URL", url.as_str()),
+/// The worker's settings for a Redis of the test's own, which it may flush, and a reconciler
+/// quick enough to notice within the test.
+fn own_redis_env(url: &str) -> [(&str, &str); 3] {
+    [
+        ("REDIS_URL", url),
         ("AGENTQ_RECONCILE_EVERY_MS", "300"),
         ("AGENTQ_RECONCILE_GRACE_MS", "200"),
-    ])
-    .await;
+    ]
+}
+
+#[tokio::test]
+async fn jobs_survive_redis_losing_all_its_data_mid_run_on_sqlite() {
+    let redis = OwnRedis::start();
+    let url = redis.url();
+    let h = Harness::new(&own_redis_env(&url)).await;
+    jobs_survive_redis_losing_all_its_data_mid_run(h, redis).await;
+}
+
+#[tokio::test]
+async fn jobs_survive_redis_losing_all_its_data_mid_run_on_mariadb() {
+    let redis = OwnRedis::start();
+    let url = redis.url();
+    if let Some(h) = Harness::on_mariadb(&own_redis_env(&url)).await {
+        jobs_survive_redis_losing_all_its_data_mid_run(h, redis).await;
+    }
+}
+
+async fn jobs_survive_redis_losing_all_its_data_mid_run(h: Harness, redis: OwnRedis) {
     let agent = h.agent("sleep 0.05; echo '{\"result\": 1}'", 30).await;
     let (stop, worker) = h.start_worker("w1");
     let mut ids = Vec::new();
