@@ -41,9 +41,13 @@ for n, rate in SCENARIOS:
     theirs = None
     if ref:
         pick = lambda key: ref[key]["median"] if ref.get(key) else None
+        # the anchor counts deliveries against the events it managed to emit; a server that
+        # falls behind emits fewer than scheduled, so "on time" is both fractions together,
+        # as ours is counted against every scheduled event
+        emitted, by_end = pick("emittedFraction"), pick("deliveredByBroadcastEndFraction")
         theirs = {
             "delivered": pick("deliveredFraction"),
-            "delivered_by_window_end": pick("deliveredByBroadcastEndFraction"),
+            "delivered_by_window_end": None if None in (emitted, by_end) else emitted * by_end,
             "p50_ms": pick("latencyP50Ms"),
             "p99_ms": pick("latencyP99Ms"),
             "rss_idle_mib": pick("idleRssMiB"),
@@ -69,7 +73,7 @@ print("scenario        | metric                  | agentq   | Socket.IO | Socket
 for name, row in table.items():
     ours, theirs = row["ours"], row["socketio"] or {}
     for key, label, digits in [
-        ("delivered_by_window_end", "on time (by window end)", 4),
+        ("delivered_by_window_end", "on time (of scheduled)", 4),
         ("delivered", "delivered (after drain)", 4),
         ("p50_ms", "latency p50 ms", 2),
         ("p99_ms", "latency p99 ms", 2),
