@@ -13,7 +13,13 @@ const IORedis = require('ioredis');
 
 const QUEUE = 'agent-execution';
 const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
-const CONNECTION = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+const CONNECTION = {
+  host: url.hostname,
+  port: Number(url.port || 6379),
+  username: decodeURIComponent(url.username) || undefined,
+  password: decodeURIComponent(url.password) || undefined,
+  maxRetriesPerRequest: null,
+};
 const JOBS = 20000;
 const RUNS = 3;
 const OPTS = {
