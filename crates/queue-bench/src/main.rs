@@ -4,7 +4,7 @@
 //!
 //! `queue-bench run [--runs N] [--out FILE] [--only drain_c5,...]`  median of N runs, JSON to FILE
 //! `queue-bench worker ...`                    a worker process (started by `run`)
-//! `queue-bench compare OURS BULLMQ`           the table with ratios against BullMQ's results
+//! `queue-bench compare OURS BULLMQ BULLMQ_CPU` the table with ratios against BullMQ's results
 
 mod compare;
 mod scenarios;
@@ -19,7 +19,8 @@ fn main() -> ExitCode {
         Some("worker") => worker::main(&args[1..]),
         Some("compare") => compare::main(&args[1..]),
         _ => Err(
-            "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json".into(),
+            "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json BULLMQ_REDIS_CPU.json"
+                .into(),
         ),
     };
     match result {
