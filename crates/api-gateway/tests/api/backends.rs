@@ -50,35 +50,13 @@ async fn the_seed_flow(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_seed_flow_runs_on_mariadb() {
-    if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_MYSQL_URL").await {
-        the_seed_flow(app).await;
-    }
-}
-
-#[tokio::test]
-async fn the_seed_flow_runs_on_postgres() {
-    if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_POSTGRES_URL").await {
-        the_seed_flow(app).await;
-    }
-}
-
-#[tokio::test]
-async fn the_seed_flow_runs_on_sqlite() {
-    the_seed_flow(TestApp::start().await).await;
-}
+crate::on_every_backend!(the_seed_flow_runs, the_seed_flow);
 
 /// Many requests at once share their lookups, inserts and reads: each still gets its own
 /// answer, a bad one (unknown task or agent, another project's task) fails alone, and every
 /// job queued is there to read.
 async fn concurrent_requests_each_get_their_own_answer(app: TestApp) {
-    let elsewhere = agentq_store::create_project(&app.db, "Elsewhere")
-        .await
-        .expect("project");
-    let foreign_task = agentq_store::create_task(&app.db, elsewhere.id, "EL-1", "Not yours")
-        .await
-        .expect("task");
+    let foreign_task = app.task_in_another_project("Elsewhere").await;
     let (task, agent) = (app.task.id.get(), app.agent.id.get());
     let bodies: Vec<(serde_json::Value, &str)> = (0..60)
         .map(|i| match i % 6 {
@@ -145,21 +123,7 @@ async fn concurrent_requests_each_get_their_own_answer(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_requests_each_get_their_own_answer_on_sqlite() {
-    concurrent_requests_each_get_their_own_answer(TestApp::start().await).await;
-}
-
-#[tokio::test]
-async fn concurrent_requests_each_get_their_own_answer_on_mariadb() {
-    if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_MYSQL_URL").await {
-        concurrent_requests_each_get_their_own_answer(app).await;
-    }
-}
-
-#[tokio::test]
-async fn concurrent_requests_each_get_their_own_answer_on_postgres() {
-    if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_POSTGRES_URL").await {
-        concurrent_requests_each_get_their_own_answer(app).await;
-    }
-}
+crate::on_every_backend!(
+    concurrent_requests_each_get_their_own_answer_runs,
+    concurrent_requests_each_get_their_own_answer
+);

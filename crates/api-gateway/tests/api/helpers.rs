@@ -143,6 +143,16 @@ impl TestApp {
         Some(app)
     }
 
+    /// A task in a project the test's member does not belong to.
+    pub async fn task_in_another_project(&self, project: &str) -> Task {
+        let other = agentq_store::create_project(&self.db, project)
+            .await
+            .expect("project");
+        agentq_store::create_task(&self.db, other.id, "OTHER-1", "not yours")
+            .await
+            .expect("task")
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = std::fs::remove_file(&self.file);
@@ -197,4 +207,34 @@ async fn seed(state: &AppState) -> (User, User, Project, Task, agentq_store::Age
     .await
     .expect("agent");
     (admin, member, project, task, agent)
+}
+
+/// Runs `scenario(app)` on SQLite, and on MariaDB and PostgreSQL when their test URLs are set,
+/// as tests `name::sqlite`, `name::mariadb` and `name::postgres`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            use $crate::helpers::TestApp;
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(TestApp::start().await).await;
+            }
+
+            #[tokio::test]
+            async fn mariadb() {
+                if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_MYSQL_URL").await {
+                    super::$scenario(app).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = TestApp::start_on_server("AGENTQ_TEST_POSTGRES_URL").await {
+                    super::$scenario(app).await;
+                }
+            }
+        }
+    };
 }

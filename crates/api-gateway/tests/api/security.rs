@@ -6,12 +6,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn another_projects_task_and_jobs_look_like_they_do_not_exist() {
     let app = TestApp::start().await;
-    let other = agentq_store::create_project(&app.db, "Secret")
-        .await
-        .expect("project");
-    let other_task = agentq_store::create_task(&app.db, other.id, "SEC-1", "secret")
-        .await
-        .expect("task");
+    let other_task = app.task_in_another_project("Secret").await;
     let body = json!({"taskId": other_task.id.get(), "agentId": app.agent.id.get()});
     let (status, json) = app
         .post("/api/agent-execution/queue", &app.member_token, &body)
@@ -63,9 +58,12 @@ async fn another_projects_task_and_jobs_look_like_they_do_not_exist() {
     let (_, list) = app.get("/api/agent-execution/jobs", token).await;
     assert_eq!(list["data"], json!([]));
     assert_eq!(
-        app.get(&format!("/api/projects/{}/tasks", other.id), token)
-            .await
-            .0,
+        app.get(
+            &format!("/api/projects/{}/tasks", other_task.project),
+            token
+        )
+        .await
+        .0,
         StatusCode::NOT_FOUND
     );
     // and the job is still there for those who may see it
