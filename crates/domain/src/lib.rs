@@ -2,6 +2,7 @@
 //! everything in this crate is tested with plain unit tests.
 
 pub mod backoff;
+pub mod bounded;
 pub mod event;
 pub mod ids;
 pub mod job_state;

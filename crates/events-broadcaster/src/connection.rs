@@ -278,8 +278,8 @@ where
         }
         let mut cursor = after.to_string();
         loop {
-            let events = match self.ctx.queue.events_after(&cursor, REPLAY_BATCH).await {
-                Ok(events) => events,
+            let page = match self.ctx.queue.events_after(&cursor, REPLAY_BATCH).await {
+                Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(error = %err, "replay interrupted");
                     let message = "replay interrupted; subscribe again with your lastEventId";
@@ -288,9 +288,9 @@ where
                         .await;
                 }
             };
-            let full = events.len() == REPLAY_BATCH;
+            let full = page.entries == REPLAY_BATCH;
             let mut written = 0;
-            for event in &events {
+            for event in &page.events {
                 if EventId::parse(&event.id).is_none_or(|id| id > until) {
                     return self.flush().await;
                 }
@@ -303,6 +303,10 @@ where
             }
             metrics::counter!("agentq_ws_events_replayed_total").increment(written);
             self.flush().await?;
+            // entries that could not be parsed were skipped, not a reason to stop
+            if let Some(last) = page.last_id {
+                cursor = last;
+            }
             if !full {
                 return Ok(());
             }

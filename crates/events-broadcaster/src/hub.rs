@@ -197,14 +197,18 @@ async fn pump_once(
 ) -> agentq_queue::Result<()> {
     let mut conn = queue.redis().blocking_connection(READ_BLOCK).await?;
     loop {
-        let events = tokio::select! {
+        let page = tokio::select! {
             read = queue.wait_events(&mut conn, after, READ_BATCH, READ_BLOCK) => read?,
             () = shutdown.cancelled() => return Ok(()),
         };
         let now_ms = agentq_store::now().and_utc().timestamp_millis();
+        let events = page.events;
         for event in &events {
             hub.dispatch(event);
-            after.clone_from(&event.id);
+        }
+        // past every entry read, including any that could not be parsed (skipped and counted)
+        if let Some(last) = page.last_id {
+            *after = last;
         }
         if let Some(newest) = events.last() {
             let lag_ms = now_ms.saturating_sub(i64::try_from(newest.time_ms()).unwrap_or(now_ms));

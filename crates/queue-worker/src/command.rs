@@ -1,19 +1,29 @@
-//! Running a `command` agent: its argv (never through a shell) in a process group of its own,
-//! the job as JSON on stdin, and its stdout read as the agent protocol:
-//! `{"progress": n}`, `{"log": "..."}` and `{"result": ...}` lines are understood; any other
-//! stdout or stderr line is output. Exit 0 completes the job; anything else fails it with the
-//! exit status and the tail of stderr.
+//! Running a `command` agent: its argv (never through a shell) under the agent guard
+//! ([`crate::guard`]), in the job's private directory with a clean environment, the job as
+//! JSON on stdin, and its stdout read as the agent protocol: `{"progress": n}`,
+//! `{"log": "..."}` and `{"result": ...}` lines are understood; any other stdout or stderr
+//! line is output. Exit 0 completes the job; anything else fails it with the exit status and
+//! the tail of stderr.
+//!
+//! Nothing the agent writes is trusted: lines are read with a bound, bytes that are not UTF-8
+//! are decoded lossily, the result and the error are bounded before they leave the worker.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use agentq_domain::JobId;
-use agentq_queue::{LeaseToken, Outcome, Queue};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use agentq_domain::bounded::{self, MAX_LINE_BYTES};
+use agentq_queue::{LeaseDeadline, LeaseToken, Outcome, Queue};
+use tokio::io::{AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::guard;
+use crate::output::{Tail, read_line};
+use crate::settings::AgentSettings;
 
 /// After SIGTERM, how long the agent's processes get before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -22,47 +32,37 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
 const LOG_BATCH_LINES: usize = 100;
 /// Stderr lines kept for the error of a failed run.
 const STDERR_TAIL_LINES: usize = 20;
+/// Lines the readers may have handed over and the run loop not yet taken.
+const LINES_IN_FLIGHT: usize = 256;
 
 /// What to run and with what.
 #[derive(Debug, Clone)]
 pub struct CommandSpec {
     pub argv: Vec<String>,
+    /// The agent's whole environment: it inherits nothing from the worker.
     pub env: BTreeMap<String, String>,
-    pub stdin: Vec<u8>,
+    /// The job as one line of JSON.
+    pub stdin: String,
     pub timeout: Duration,
+    /// The job's private working directory.
+    pub dir: PathBuf,
 }
 
-/// One line the agent wrote.
+/// The job the agent runs for, as the worker holds it.
+#[derive(Debug)]
+pub struct RunningJob<'a> {
+    pub queue: &'a Queue,
+    pub id: JobId,
+    pub token: LeaseToken,
+    pub lease: LeaseDeadline,
+    pub stop: CancellationToken,
+}
+
+/// One line the agent wrote, as the run loop sees it.
 enum Line {
     Progress(u8),
     Output(String),
-    Result(String),
-}
-
-fn parse_stdout(line: String) -> Line {
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&line) {
-        if let Some(p) = map.get("progress").and_then(serde_json::Value::as_f64) {
-            return Line::Progress(p.clamp(0.0, 100.0) as u8);
-        }
-        if let Some(log) = map.get("log").and_then(serde_json::Value::as_str) {
-            return Line::Output(log.to_owned());
-        }
-        if let Some(result) = map.get("result") {
-            return Line::Result(result.to_string());
-        }
-    }
-    Line::Output(line)
-}
-
-/// Sends the process group a signal through `kill(1)`, which keeps this crate free of
-/// unsafe code. `-<pgid>` addresses the whole group.
-async fn signal_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([format!("-{signal}"), "--".into(), format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+    Stderr(String),
 }
 
 /// Why the run was stopped before the agent exited.
@@ -71,163 +71,235 @@ enum Stop {
     Asked,
 }
 
-pub async fn run(
-    queue: &Queue,
-    job: JobId,
-    token: LeaseToken,
-    spec: CommandSpec,
-    stop: CancellationToken,
-) -> Outcome {
-    let Some((program, args)) = spec.argv.split_first() else {
+pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpec) -> Outcome {
+    if spec.argv.is_empty() {
         return Outcome::FailedForGood("the agent has an empty command".into());
-    };
-    let mut command = Command::new(program);
-    command
-        .args(args)
+    }
+    let mut child = match Command::new(&settings.guard)
+        .arg(guard::SUBCOMMAND)
+        .arg("--lease-ms")
+        .arg(millis(guard_lease(&job.lease)).to_string())
+        .arg("--grace-ms")
+        .arg(millis(KILL_GRACE).to_string())
+        .arg("--")
+        .args(&spec.argv)
+        .env_clear()
         .envs(&spec.env)
+        .current_dir(&spec.dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
+        .kill_on_drop(true)
+        .spawn()
+    {
         Ok(child) => child,
-        // a missing program will be missing on the next attempt too
-        Err(err) => return Outcome::FailedForGood(format!("cannot start {program:?}: {err}")),
+        Err(err) => {
+            let guard = settings.guard.display();
+            return Outcome::Failed(format!("cannot start the agent guard {guard}: {err}"));
+        }
     };
-    let pgid = child.id().unwrap_or(0);
-    if let Some(mut stdin) = child.stdin.take() {
-        let input = spec.stdin.clone();
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&input).await;
-        });
+    let Some(mut control) = child.stdin.take() else {
+        return Outcome::Failed("the agent guard has no input".into());
+    };
+    let job_line = format!("{}\n", spec.stdin);
+    if let Err(err) = control.write_all(job_line.as_bytes()).await {
+        return Outcome::Failed(format!("cannot hand the job to the agent: {err}"));
     }
-    let (lines_tx, mut lines) = mpsc::channel::<(bool, String)>(256);
-    if let Some(stdout) = child.stdout.take() {
-        let tx = lines_tx.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send((false, line)).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    if let Some(stderr) = child.stderr.take() {
-        let tx = lines_tx.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send((true, line)).await.is_err() {
-                    break;
-                }
-            }
-        });
+    let (lines_tx, mut lines) = mpsc::channel::<Line>(LINES_IN_FLIGHT);
+    let max_result = settings.max_result_bytes;
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| tokio::spawn(read_stdout(out, max_result, lines_tx.clone())));
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(read_stderr(err, lines_tx.clone()));
     }
     drop(lines_tx);
 
-    let mut output: Vec<String> = Vec::new();
-    let mut all_output: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    let mut tail = Tail::new(settings.output_tail_bytes);
     let mut stderr_tail: VecDeque<String> = VecDeque::new();
-    let mut result: Option<String> = None;
     let mut progress: Option<u8> = None;
     let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
     let deadline = tokio::time::sleep(spec.timeout);
     tokio::pin!(deadline);
+    let mut lease = job.lease.watch();
+    let mut lease_open = true;
     let mut stopped: Option<Stop> = None;
     let mut streams_open = true;
     let status = loop {
         tokio::select! {
             line = lines.recv(), if streams_open => match line {
-                Some((is_stderr, text)) => {
-                    if is_stderr {
-                        if stderr_tail.len() == STDERR_TAIL_LINES {
-                            stderr_tail.pop_front();
-                        }
-                        stderr_tail.push_back(text.clone());
-                        output.push(text);
-                    } else {
-                        match parse_stdout(text) {
-                            Line::Progress(p) => progress = Some(p),
-                            Line::Result(r) => result = Some(r),
-                            Line::Output(o) => output.push(o),
-                        }
+                Some(Line::Progress(p)) => progress = Some(p),
+                Some(Line::Output(text)) => pending.push(text),
+                Some(Line::Stderr(text)) => {
+                    if stderr_tail.len() == STDERR_TAIL_LINES {
+                        stderr_tail.pop_front();
                     }
-                    if output.len() >= LOG_BATCH_LINES {
-                        send_output(queue, job, token, &mut output, &mut all_output).await;
-                    }
+                    stderr_tail.push_back(text.clone());
+                    pending.push(text);
                 }
                 None => streams_open = false,
             },
             _ = flush.tick() => {
-                send_output(queue, job, token, &mut output, &mut all_output).await;
+                send_output(&job, &mut pending, &mut tail).await;
                 if let Some(p) = progress.take() {
-                    let _ = queue.progress(&job, token, p).await;
+                    let _ = job.queue.progress(&job.id, job.token, p).await;
                 }
             }
+            changed = lease.changed(), if lease_open && stopped.is_none() => match changed {
+                Ok(()) => {
+                    let renewed = format!("lease {}\n", millis(guard_lease(&job.lease)));
+                    let _ = control.write_all(renewed.as_bytes()).await;
+                }
+                Err(_) => lease_open = false,
+            },
             status = child.wait(), if !streams_open || stopped.is_some() => break status,
             () = &mut deadline, if stopped.is_none() => {
                 stopped = Some(Stop::TimedOut);
-                terminate(pgid).await;
+                ask_to_stop(&mut control).await;
             }
-            () = stop.cancelled(), if stopped.is_none() => {
+            () = job.stop.cancelled(), if stopped.is_none() => {
                 stopped = Some(Stop::Asked);
-                terminate(pgid).await;
+                ask_to_stop(&mut control).await;
             }
+        }
+        if pending.len() >= LOG_BATCH_LINES {
+            send_output(&job, &mut pending, &mut tail).await;
         }
     };
     // whatever the agent printed last still reaches the log
-    send_output(queue, job, token, &mut output, &mut all_output).await;
+    send_output(&job, &mut pending, &mut tail).await;
     if let Some(p) = progress {
-        let _ = queue.progress(&job, token, p).await;
+        let _ = job.queue.progress(&job.id, job.token, p).await;
     }
-    // no process of the group may outlive the job
-    signal_group(pgid, "KILL").await;
+    // the end of the guard's input: it kills whatever of the agent's group is left
+    drop(control);
+    let result = match stdout {
+        Some(reader) => reader.await.ok().flatten(),
+        None => None,
+    };
     match (stopped, status) {
         (Some(Stop::TimedOut), _) => {
             Outcome::Failed(format!("timed out after {} s", spec.timeout.as_secs()))
         }
         (Some(Stop::Asked), _) => Outcome::Cancelled,
-        (None, Ok(status)) if status.success() => Outcome::Completed(
-            result.unwrap_or_else(|| serde_json::json!(all_output.join("\n")).to_string()),
-        ),
+        (None, Ok(status)) if status.success() => {
+            let result = result.unwrap_or_else(|| serde_json::json!(tail.text()).to_string());
+            Outcome::Completed(bounded::result_json(result, max_result))
+        }
         (None, Ok(status)) => {
+            let last = stderr_tail.back().map(String::as_str).unwrap_or_default();
+            if status.code() == Some(guard::SPAWN_FAILED_CODE)
+                && last.starts_with(guard::SPAWN_FAILED_PREFIX)
+            {
+                // a missing program will be missing on the next attempt too
+                return Outcome::FailedForGood(bounded::error_text(last));
+            }
             let tail: Vec<String> = stderr_tail.into_iter().collect();
-            Outcome::Failed(
-                format!("{status}\n{}", tail.join("\n"))
-                    .trim_end()
-                    .to_owned(),
-            )
+            let error = format!("{status}\n{}", tail.join("\n"));
+            Outcome::Failed(bounded::error_text(error.trim_end()))
         }
         (None, Err(err)) => Outcome::Failed(format!("waiting for the agent failed: {err}")),
     }
 }
 
-/// SIGTERM to the whole group, then SIGKILL after the grace period.
-async fn terminate(pgid: u32) {
-    if pgid == 0 {
-        return;
-    }
-    signal_group(pgid, "TERM").await;
-    tokio::spawn(async move {
-        tokio::time::sleep(KILL_GRACE).await;
-        signal_group(pgid, "KILL").await;
-    });
+/// How long the guard may let the agent run without a renewal: what is left of the lease,
+/// less a tenth, so that the agent is stopped before another worker may lease the job.
+fn guard_lease(lease: &LeaseDeadline) -> Duration {
+    let left = lease
+        .until()
+        .saturating_duration_since(tokio::time::Instant::now());
+    left - left / 10
 }
 
-async fn send_output(
-    queue: &Queue,
-    job: JobId,
-    token: LeaseToken,
-    pending: &mut Vec<String>,
-    all: &mut Vec<String>,
-) {
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn ask_to_stop(control: &mut ChildStdin) {
+    // a guard that cannot be told is gone already, and its agent with it
+    let _ = control.write_all(b"stop\n").await;
+}
+
+/// Reads stdout as the agent protocol until its end; answers the last result line's JSON.
+/// A result line may be as long as the largest result; any other line is cut to
+/// [`MAX_LINE_BYTES`].
+async fn read_stdout(
+    out: impl AsyncRead + Unpin,
+    max_result: usize,
+    lines: mpsc::Sender<Line>,
+) -> Option<String> {
+    let mut reader = BufReader::new(out);
+    let mut result = None;
+    // room for `{"result": ` around a result of the largest size
+    let bound = max_result.saturating_add(1024);
+    while let Ok(Some(raw)) = read_line(&mut reader, bound).await {
+        let line = if raw.skipped > 0 {
+            if raw.text.trim_start().starts_with("{\"result\"") {
+                // a result too large to keep: a marked stand-in takes its place
+                let size = raw.text.len() + raw.skipped;
+                result = Some(bounded::stand_in(&raw.text, size, max_result));
+            }
+            Line::Output(raw.bounded(MAX_LINE_BYTES))
+        } else {
+            match parse_stdout(raw.text) {
+                Parsed::Result(value) => {
+                    result = Some(value);
+                    continue;
+                }
+                Parsed::Line(line) => line,
+            }
+        };
+        if lines.send(line).await.is_err() {
+            break;
+        }
+    }
+    result
+}
+
+async fn read_stderr(err: impl AsyncRead + Unpin, lines: mpsc::Sender<Line>) {
+    let mut reader = BufReader::new(err);
+    while let Ok(Some(raw)) = read_line(&mut reader, MAX_LINE_BYTES).await {
+        if lines
+            .send(Line::Stderr(raw.bounded(MAX_LINE_BYTES)))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+enum Parsed {
+    Line(Line),
+    Result(String),
+}
+
+fn parse_stdout(line: String) -> Parsed {
+    if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&line) {
+        if let Some(p) = map.get("progress").and_then(serde_json::Value::as_f64) {
+            return Parsed::Line(Line::Progress(p.clamp(0.0, 100.0) as u8));
+        }
+        if let Some(serde_json::Value::String(log)) = map.remove("log") {
+            return Parsed::Line(Line::Output(bounded::cut(log, MAX_LINE_BYTES)));
+        }
+        if let Some(result) = map.get("result") {
+            return Parsed::Result(result.to_string());
+        }
+    }
+    Parsed::Line(Line::Output(bounded::cut(line, MAX_LINE_BYTES)))
+}
+
+async fn send_output(job: &RunningJob<'_>, pending: &mut Vec<String>, tail: &mut Tail) {
     if pending.is_empty() {
         return;
     }
-    if let Err(err) = queue.log(&job, token, pending).await {
-        tracing::warn!(%job, error = %err, "could not send output lines");
+    if let Err(err) = job.queue.log(&job.id, job.token, pending).await {
+        tracing::warn!(job = %job.id, error = %err, "could not send output lines");
     }
-    all.append(pending);
+    for line in pending.drain(..) {
+        tail.push(&line);
+    }
 }

@@ -9,7 +9,9 @@ use agentq_store::{AgentKind, Db};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::command::{self, CommandSpec};
+use crate::command::{self, CommandSpec, RunningJob};
+use crate::settings::AgentSettings;
+use crate::workdir::JobDir;
 
 /// What a job needs besides itself.
 #[derive(Debug)]
@@ -18,6 +20,9 @@ pub struct JobContext {
     pub db: Db,
     pub secrets: SecretBox,
     pub http: reqwest::Client,
+    /// Names this worker's job directories.
+    pub worker_id: String,
+    pub agents: AgentSettings,
     /// Benchmarks only (`AGENTQ_BENCH_SKIP_AGENTS=1`): complete every job without running its
     /// agent, to measure the pipeline without process spawns.
     pub skip_agents: bool,
@@ -67,33 +72,74 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
     let timeout = Duration::from_secs(agent.timeout_secs.max(1));
     match agent.kind {
         AgentKind::Command(argv) => {
-            let mcp_file = match write_mcp_file(&job.id, &mcp_configs) {
+            let dir = match JobDir::create(&ctx.agents.work_root, &ctx.worker_id, &job.id, attempt)
+            {
+                Ok(dir) => dir,
+                Err(err) => {
+                    return Outcome::Failed(format!("cannot make the job's directory: {err}"));
+                }
+            };
+            let mcp_config = json!({"mcpServers": mcp_configs}).to_string();
+            let mcp_file = match dir.write_private("mcp.json", mcp_config.as_bytes()) {
                 Ok(file) => file,
                 Err(err) => return Outcome::Failed(format!("cannot write the MCP config: {err}")),
             };
-            let mut env: BTreeMap<String, String> = agent.env.clone();
-            env.insert("AGENTQ_JOB_ID".into(), job.id.to_string());
-            env.insert("AGENTQ_ATTEMPT".into(), attempt.to_string());
-            env.insert("AGENTQ_TASK_ID".into(), payload["taskId"].to_string());
-            env.insert("AGENTQ_PROJECT_ID".into(), payload["projectId"].to_string());
-            env.insert("AGENTQ_MCP_CONFIG".into(), mcp_file.display().to_string());
+            let job_vars = [
+                ("AGENTQ_JOB_ID", job.id.to_string()),
+                ("AGENTQ_ATTEMPT", attempt.to_string()),
+                ("AGENTQ_TASK_ID", payload["taskId"].to_string()),
+                ("AGENTQ_PROJECT_ID", payload["projectId"].to_string()),
+                ("AGENTQ_MCP_CONFIG", mcp_file.display().to_string()),
+                ("AGENTQ_WORK_DIR", dir.path().display().to_string()),
+                ("TMPDIR", dir.path().display().to_string()),
+            ];
+            let env = agent_env(&ctx.agents, &agent.env, job_vars);
             let spec = CommandSpec {
                 argv,
                 env,
-                stdin: input.to_string().into_bytes(),
+                stdin: input.to_string(),
                 timeout,
+                dir: dir.path().to_owned(),
             };
-            let outcome = command::run(&ctx.queue, job.id, job.token, spec, stop).await;
-            let _ = std::fs::remove_file(&mcp_file);
-            outcome
+            let running = RunningJob {
+                queue: &ctx.queue,
+                id: job.id,
+                token: job.token,
+                lease: job.lease.clone(),
+                stop,
+            };
+            // `dir` lives until the run is over, whichever way it ends
+            command::run(&ctx.agents, running, spec).await
         }
         AgentKind::Http(url) => {
             // the endpoint is the agent: it gets its MCP servers in the body
             let mut body = input;
             body["mcpConfigs"] = Value::Array(mcp_configs);
-            crate::http::run(&ctx.http, &url, body, timeout, stop).await
+            crate::http::run(
+                &ctx.http,
+                &url,
+                body,
+                timeout,
+                ctx.agents.max_result_bytes,
+                stop,
+            )
+            .await
         }
     }
+}
+
+/// An agent's whole environment: the allowed part of the worker's, then the agent's own,
+/// then the job's variables. Nothing else of the worker's environment (its secrets least of
+/// all) reaches the agent.
+fn agent_env<'a>(
+    agents: &AgentSettings,
+    own: &BTreeMap<String, String>,
+    job_vars: impl IntoIterator<Item = (&'a str, String)>,
+) -> BTreeMap<String, String> {
+    let mut env = agents.passed_env.clone();
+    env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(job_vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env
 }
 
 /// How often a job waiting for one of its agent's slots looks again.
@@ -188,22 +234,4 @@ fn open_mcp_configs(secrets: &SecretBox, configs: &Value) -> Vec<Value> {
             config
         })
         .collect()
-}
-
-/// Writes the MCP configs to a file only the worker's user can read; the caller deletes it.
-fn write_mcp_file(
-    job: &agentq_domain::JobId,
-    configs: &[Value],
-) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = std::env::temp_dir().join(format!("agentq-mcp-{job}.json"));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    file.write_all(json!({"mcpServers": configs}).to_string().as_bytes())?;
-    Ok(path)
 }

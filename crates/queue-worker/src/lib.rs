@@ -1,12 +1,15 @@
 //! agentq's worker: leases jobs, runs their agents, and records every outcome in SQL.
 
 pub mod command;
+pub mod guard;
 pub mod http;
 pub mod job;
 pub mod observe;
+pub mod output;
 pub mod reconciler;
 pub mod recorder;
 pub mod settings;
+pub mod workdir;
 
 use std::sync::Arc;
 
@@ -41,12 +44,22 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             Err(err) => tracing::warn!(%addr, error = %err, "no /metrics: cannot listen"),
         }
     }
+    match workdir::sweep_and_claim(&settings.agents.work_root, &settings.worker_id) {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "removed job directories that dead workers left"),
+        Err(err) => anyhow::bail!(
+            "AGENTQ_WORK_DIR: cannot prepare {}: {err}",
+            settings.agents.work_root.display()
+        ),
+    }
     let sampler = tokio::spawn(observe::sample_queue(queue.clone(), shutdown.clone()));
     let ctx = Arc::new(JobContext {
         queue: queue.clone(),
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
         http: reqwest::Client::new(),
+        worker_id: settings.worker_id.clone(),
+        agents: settings.agents.clone(),
         skip_agents: settings.skip_agents,
     });
     if settings.skip_agents {

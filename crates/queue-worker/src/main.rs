@@ -1,8 +1,19 @@
 use agentq_queue_worker::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // the agent guard is this same program, started by a worker for each command agent
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(agentq_queue_worker::guard::SUBCOMMAND) {
+        std::process::exit(agentq_queue_worker::guard::main(&args[2..]));
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     let _traces = agentq_telemetry::init("queue-worker");
     let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();

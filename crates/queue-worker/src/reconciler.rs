@@ -1,16 +1,24 @@
 //! The reconciler: SQL is the durable record, Redis schedules. Now and then (one worker at a
 //! time, under a Redis lock) it walks the rows that are not finished and
-//! - re-enqueues those whose job Redis does not have (the gateway died between its insert and
-//!   its enqueue, or Redis lost its data), and
-//! - finishes those whose job Redis already finished (their events were lost).
+//! - finishes those whose job Redis already finished (their events were lost), and
+//! - re-enqueues those whose job is provably lost (the gateway died between its insert and its
+//!   enqueue, Redis lost its data, a job's hash was evicted or deleted).
 //!
-//! Rows younger than the grace period are left alone: their enqueue may be on its way.
+//! "Provably": Redis has no trace of the job, *and* the recorder has applied every event up to
+//! the newest one, and the row still says unfinished. A finished job's hash is trimmed after a
+//! while, so a missing hash alone may just mean the recorder is behind (a long database outage,
+//! say); re-enqueuing then would run a finished job again.
+//!
+//! Rows younger than the grace period are left alone: their enqueue may be on its way. Every
+//! decision uses Redis's clock, never this worker's.
 
 use std::time::Duration;
 
-use agentq_domain::JobState;
-use agentq_queue::{NewJob, Queue};
+use agentq_domain::{JobId, JobState};
+use agentq_queue::{EventId, NewJob, Queue, QueueError, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobFilter, JobRecord, JobTransition, Scope};
+
+use crate::recorder::{stored_result, write_change};
 use tokio_util::sync::CancellationToken;
 
 const LOCK_NAME: &str = "reconciler";
@@ -68,33 +76,77 @@ pub async fn reconcile_once(queue: &Queue, db: &Db, grace: Duration) -> anyhow::
         states: vec![JobState::Waiting, JobState::Delayed, JobState::Active],
         ..JobFilter::default()
     };
-    let settled_before = agentq_store::now() - chrono_duration(grace);
+    let now_ms = queue.redis_time_ms().await?;
+    let settled_before = millis_to_time(now_ms) - chrono_duration(grace);
     let mut done = Reconciled::default();
+    let mut missing: Vec<JobId> = Vec::new();
     let mut cursor = None;
     loop {
         let page = agentq_store::list_jobs(db, &Scope::All, &filter, PAGE, cursor).await?;
         for row in page.jobs.iter().filter(|r| r.updated_at < settled_before) {
-            match queue.job(&row.job_id).await? {
-                None => {
-                    queue.enqueue(&new_job(row)).await?;
-                    done.requeued += 1;
-                }
-                Some(live) if live.state.is_final() => {
-                    finish_row(db, row, &live).await?;
+            match queue.job(&row.job_id).await {
+                Ok(None) => missing.push(row.job_id),
+                // a hash with no readable state is no job either
+                Err(QueueError::Protocol(_)) => missing.push(row.job_id),
+                Ok(Some(live)) if live.state.is_final() => {
+                    finish_row(db, row, &live, now_ms).await?;
                     done.finished += 1;
                 }
-                Some(_) => {}
+                Ok(Some(_)) => {}
+                Err(err) => return Err(err.into()),
             }
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
-            None => return Ok(done),
+            None => break,
         }
     }
+    done.requeued = requeue_lost(queue, db, &missing).await?;
+    Ok(done)
+}
+
+/// Re-enqueues the jobs among `missing` (unfinished in SQL, unknown to Redis) that are still
+/// unfinished once the recorder has applied every event written until now. While it has not,
+/// nothing is re-enqueued: a later pass looks again.
+async fn requeue_lost(queue: &Queue, db: &Db, missing: &[JobId]) -> anyhow::Result<u64> {
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let newest = queue
+        .last_event_id()
+        .await?
+        .and_then(|id| EventId::parse(&id))
+        .unwrap_or(EventId::ZERO);
+    let recorder = queue.recorder_group(RecorderGroup::DEFAULT_NAME).await?;
+    if !recorder.caught_up_to(newest).await? {
+        tracing::info!(
+            jobs = missing.len(),
+            "jobs unknown to Redis wait until the recorder has caught up"
+        );
+        return Ok(0);
+    }
+    let mut requeued = 0;
+    for id in missing {
+        let Some(row) = agentq_store::job_by_job_id(db, &Scope::All, id).await? else {
+            continue;
+        };
+        if row.status.is_final() || queue.job(id).await.is_ok_and(|live| live.is_some()) {
+            continue;
+        }
+        if queue.enqueue(&new_job(&row)).await? {
+            tracing::warn!(job = %id, "re-enqueued a job Redis had lost");
+            requeued += 1;
+        }
+    }
+    Ok(requeued)
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
+}
+
+fn millis_to_time(ms: u64) -> chrono::NaiveDateTime {
+    agentq_store::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 fn new_job(row: &JobRecord) -> NewJob {
@@ -106,35 +158,31 @@ fn new_job(row: &JobRecord) -> NewJob {
     job
 }
 
-/// Writes what Redis knows of a finished job, as of now (later than any event of it).
+/// Writes what Redis knows of a finished job, as of `now_ms` (Redis time, later than any
+/// event of it).
 async fn finish_row(
     db: &Db,
     row: &JobRecord,
     live: &agentq_queue::JobSnapshot,
+    now_ms: u64,
 ) -> anyhow::Result<()> {
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let at = |ms: Option<u64>| {
-        ms.and_then(|ms| i64::try_from(ms).ok())
-            .map(agentq_store::from_millis)
-    };
+    let at = |ms: Option<u64>| ms.map(millis_to_time);
     let change = JobTransition {
         status: Some(live.state),
         completed_at: at(live.finished_at),
         started_at: at(live.started_at),
         attempts_made: Some(live.attempts_made),
-        result: live
-            .result
+        result: live.result.as_deref().map(stored_result),
+        last_error: live
+            .error
             .as_deref()
-            .map(|r| serde_json::from_str(r).unwrap_or_else(|_| serde_json::json!(r))),
-        last_error: live.error.clone(),
+            .map(agentq_domain::bounded::error_text),
         ..JobTransition::default()
     };
-    agentq_store::apply_transition(
-        db,
-        &row.job_id,
-        EventPosition { ms: now_ms, seq: 0 },
-        change,
-    )
-    .await?;
+    let position = EventPosition {
+        ms: i64::try_from(now_ms).unwrap_or(i64::MAX),
+        seq: 0,
+    };
+    write_change(db, &row.job_id, position, change).await?;
     Ok(())
 }

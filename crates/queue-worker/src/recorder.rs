@@ -5,12 +5,19 @@
 //! One recorder writes at a time (under a Redis lock): the store applies an event only if it is
 //! later than the last one applied, so two recorders racing would drop the earlier event's
 //! fields (a job's `started_at`, say).
+//!
+//! No event can stop recording: a write that fails for a passing reason (the database is down,
+//! busy, a deadlock) is retried with backoff, while one that can never go through (a value too
+//! large or invalid for its column) is written in a degraded form without the agent's text
+//! (the job still ends `completed` or `failed`, `last_error` says why), or, if even that is
+//! refused, skipped. Either way it is counted, logged once and acknowledged.
 
 use std::time::Duration;
 
-use agentq_domain::{Backoff, JobEventKind, JobState};
+use agentq_domain::bounded;
+use agentq_domain::{Backoff, JobEventKind, JobId, JobState};
 use agentq_queue::{Queue, QueueEvent, RecorderGroup};
-use agentq_store::{Db, EventPosition, JobTransition};
+use agentq_store::{Db, EventPosition, JobTransition, StoreError, TransitionOutcome};
 use tokio_util::sync::CancellationToken;
 
 /// How many events one read takes.
@@ -27,7 +34,7 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
         .ok()
         .map(agentq_store::from_millis);
     let attempts = |name| event.number(name).and_then(|n| u32::try_from(n).ok());
-    let error = || event.field("error").map(str::to_owned);
+    let error = || event.field("error").map(bounded::error_text);
     let change = match event.kind {
         JobEventKind::Queued => JobTransition {
             status: Some(JobState::Waiting),
@@ -47,9 +54,7 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
             completed_at: at,
             progress: Some(100),
             attempts_made: attempts("attempt"),
-            result: event.field("result").map(|r| {
-                serde_json::from_str(r).unwrap_or_else(|_| serde_json::Value::String(r.into()))
-            }),
+            result: event.field("result").map(stored_result),
             execution_time_ms: event
                 .number("duration_ms")
                 .and_then(|d| i64::try_from(d).ok()),
@@ -79,7 +84,79 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
     Some(change)
 }
 
-/// Writes one event's change; retries while the database is down (until shutdown).
+/// A result as the queue holds it (JSON text by convention), as the store keeps it: parsed
+/// JSON, or the text itself when it is not JSON; a stand-in when it is over the store's limit.
+pub fn stored_result(raw: &str) -> serde_json::Value {
+    let raw = bounded::result_json(raw.to_owned(), agentq_store::MAX_JOB_DATA_BYTES / 2);
+    serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
+}
+
+/// What became of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Applied, or found stale or without a row (nothing to do).
+    AsIs(TransitionOutcome),
+    /// Refused for good; its degraded form was written instead.
+    Degraded,
+    /// Refused for good, and so was its degraded form: nothing was written.
+    Skipped,
+}
+
+/// Writes `change`; when the store refuses it for good, writes its degraded form instead, and
+/// when that is refused too, writes nothing. Errors only for passing failures, which the
+/// caller retries.
+pub async fn write_change(
+    db: &Db,
+    job: &JobId,
+    position: EventPosition,
+    change: JobTransition,
+) -> Result<Written, StoreError> {
+    let refused = match agentq_store::apply_transition(db, job, position, change.clone()).await {
+        Ok(outcome) => return Ok(Written::AsIs(outcome)),
+        Err(err) if err.is_transient() => return Err(err),
+        Err(err) => err,
+    };
+    metrics::counter!("agentq_recorder_refused_total").increment(1);
+    tracing::warn!(%job, error = %refused, "a change cannot be recorded as it is; recording it without the agent's text");
+    match agentq_store::apply_transition(db, job, position, degraded(change, &refused)).await {
+        Ok(_) => Ok(Written::Degraded),
+        Err(err) if err.is_transient() => Err(err),
+        Err(err) => {
+            metrics::counter!("agentq_recorder_skipped_total").increment(1);
+            tracing::error!(%job, error = %err, "a change cannot be recorded even without the agent's text; skipped");
+            Ok(Written::Skipped)
+        }
+    }
+}
+
+/// `change` without anything an agent wrote (its result and error), which is what the store
+/// may refuse: the state, times and counts stay, and `last_error` says what was dropped.
+fn degraded(change: JobTransition, refused: &StoreError) -> JobTransition {
+    // the store's message may quote the refused value: keep it short and plain
+    let reason: String = bounded::cut(refused.to_string(), 300)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let note = format!("agentq could not record this job's output as it was ({reason})");
+    JobTransition {
+        result: change
+            .result
+            .as_ref()
+            .map(|_| serde_json::json!({"truncated": true, "unrecorded": true, "reason": reason})),
+        last_error: Some(note),
+        error_stack: None,
+        ..change
+    }
+}
+
+/// Writes one event's change; retries passing failures with backoff (until shutdown, when it
+/// answers false). A change the store refuses for good never holds later events back.
 async fn record(db: &Db, event: &QueueEvent, shutdown: &CancellationToken) -> bool {
     let Some(change) = transition_for(event) else {
         return true;
@@ -89,7 +166,7 @@ async fn record(db: &Db, event: &QueueEvent, shutdown: &CancellationToken) -> bo
     };
     let mut failures = 0;
     loop {
-        match agentq_store::apply_transition(db, &event.job, position, change.clone()).await {
+        match write_change(db, &event.job, position, change.clone()).await {
             Ok(_) => return true,
             Err(err) => {
                 failures += 1;

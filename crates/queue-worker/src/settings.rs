@@ -1,5 +1,7 @@
 //! The worker's settings, from the environment (DESIGN.md §8).
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -26,6 +28,114 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
     pub reconcile: crate::reconciler::ReconcileOptions,
+    /// How agents are run and what they may produce.
+    pub agents: AgentSettings,
+}
+
+/// Variables an agent gets from the worker's environment, when set there. Nothing else of
+/// the worker's environment reaches an agent (its secrets least of all).
+pub const AGENT_ENV_ALLOWED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TERM",
+];
+
+/// How agents are run and bounded.
+#[derive(Clone)]
+pub struct AgentSettings {
+    /// `AGENTQ_AGENT_GUARD` (this executable): the program run as `<it> agent-guard -- argv`.
+    pub guard: PathBuf,
+    /// `AGENTQ_MAX_RESULT_BYTES` (262144): a larger result is replaced by a marked stand-in.
+    pub max_result_bytes: usize,
+    /// `AGENTQ_OUTPUT_TAIL_BYTES` (65536): how much of the output is kept to stand for the
+    /// result of an agent that writes no `result` line.
+    pub output_tail_bytes: usize,
+    /// `AGENTQ_WORK_DIR` (`$TMPDIR/agentq-jobs`): each job runs in a private directory below.
+    pub work_root: PathBuf,
+    /// The allowed variables' values ([`AGENT_ENV_ALLOWED`], plus the names listed in
+    /// `AGENTQ_AGENT_ENV`), as the worker found them at start.
+    pub passed_env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the passed values are the operator's choice, but still no business of a log
+        f.debug_struct("AgentSettings")
+            .field("guard", &self.guard)
+            .field("max_result_bytes", &self.max_result_bytes)
+            .field("output_tail_bytes", &self.output_tail_bytes)
+            .field("work_root", &self.work_root)
+            .field("passed_env", &self.passed_env.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Names no agent may be handed, whatever `AGENTQ_AGENT_ENV` says: the services' secrets.
+fn is_service_variable(name: &str) -> bool {
+    name.starts_with("AGENTQ_") || name == "DATABASE_URL" || name == "REDIS_URL"
+}
+
+impl AgentSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        // the store refuses a result over 1 MiB; half of it leaves room for the JSON around it
+        let most = agentq_store::MAX_JOB_DATA_BYTES / 2;
+        let bytes = |name: &str, default: usize| -> anyhow::Result<usize> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=most).contains(n))
+                    .ok_or_else(|| anyhow::anyhow!("{name}: expected bytes from 1024 to {most}")),
+            }
+        };
+        let extra: Vec<String> = get("AGENTQ_AGENT_ENV")
+            .map(|list| {
+                list.split(',')
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(secret) = extra.iter().find(|name| is_service_variable(name)) {
+            anyhow::bail!(
+                "AGENTQ_AGENT_ENV: {secret} belongs to the services and is never passed to agents"
+            );
+        }
+        let passed_env = AGENT_ENV_ALLOWED
+            .iter()
+            .map(|name| (*name).to_owned())
+            .chain(extra)
+            .filter_map(|name| get(&name).map(|value| (name, value)))
+            .collect();
+        let guard = match get("AGENTQ_AGENT_GUARD") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe().map_err(|err| {
+                anyhow::anyhow!(
+                    "AGENTQ_AGENT_GUARD: unset, and this executable's path is unknown: {err}"
+                )
+            })?,
+        };
+        Ok(Self {
+            guard,
+            max_result_bytes: bytes(
+                "AGENTQ_MAX_RESULT_BYTES",
+                agentq_domain::bounded::DEFAULT_MAX_RESULT_BYTES,
+            )?,
+            output_tail_bytes: bytes("AGENTQ_OUTPUT_TAIL_BYTES", 64 * 1024)?,
+            work_root: get("AGENTQ_WORK_DIR")
+                .map_or_else(|| std::env::temp_dir().join("agentq-jobs"), PathBuf::from),
+            passed_env,
+        })
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -95,6 +205,7 @@ impl Settings {
                 every: Duration::from_millis(number("AGENTQ_RECONCILE_EVERY_MS", 30_000)?.max(100)),
                 grace: Duration::from_millis(number("AGENTQ_RECONCILE_GRACE_MS", 60_000)?),
             },
+            agents: AgentSettings::from_lookup(&get)?,
         })
     }
 }

@@ -10,7 +10,8 @@
 -- ARGV[11] n outcomes, then n groups of 4: id, lease token, kind, value
 --   kind: c completed (value = result), f failed and retryable (value = error),
 --         F failed for good (value = error), x cancelled, r lease given back
--- Returns: { leased jobs, outcome statuses, ms until the next delayed/lease deadline or -1 }
+-- Returns: { leased jobs, outcome statuses, ms until the next delayed/lease deadline or -1,
+--   ids dropped because their job hash is gone }
 --   a leased job: { id, token, payload, attempts made, max attempts, priority, project, task,
 --   traceparent or nil }
 --   an outcome status: 1 recorded, 0 refused (not active, or not this lease's token)
@@ -57,6 +58,7 @@ end
 
 -- `trace`: the job's W3C traceparent, or false/'' for none
 local function event(name, id, project, task, trace, ...)
+  project, task = project or '', task or ''
   if trace and trace ~= '' then
     redis.call('XADD', events, '*', 'event', name, 'job', id, 'project', project, 'task', task,
       'trace', trace, ...)
@@ -65,8 +67,17 @@ local function event(name, id, project, task, trace, ...)
   end
 end
 
+-- A job id whose hash is gone (evicted, deleted by hand) is dropped from the sets and reported,
+-- never followed by a write that would leave a partial hash or fail this script half-way; the
+-- reconciler re-creates such a job from SQL.
+local lost = {}
+local function drop(id)
+  lost[#lost + 1] = id
+end
+
 local function requeue(id, reason)
   local h = redis.call('HMGET', jobKey(id), 'prio', 'order', 'project', 'task', 'trace')
+  if not (h[1] and h[2]) then return drop(id) end
   redis.call('HSET', jobKey(id), 'state', 'waiting', 'worker', '')
   zaddLater(wait, tonumber(h[1]) * 1e12 + tonumber(h[2]), id)
   event('agent_job_queued', id, h[3], h[4], h[5], 'priority', h[1], 'reason', reason)
@@ -133,11 +144,11 @@ flush()
 
 -- 2. leases that expired: their worker died or hung
 local expired = redis.call('ZRANGEBYSCORE', active, '-inf', nowS, 'LIMIT', 0, 100)
-for _, id in ipairs(expired) do
-  leaving[#leaving + 1] = id
+local function recover(id)
+  local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel', 'trace', 'state')
+  if not h[6] then return drop(id) end
   redis.call('HINCRBY', KEYS[9], 'stalled', 1)
   local stalls = redis.call('HINCRBY', jobKey(id), 'stalls', 1)
-  local h = redis.call('HMGET', jobKey(id), 'project', 'task', 'made', 'cancel', 'trace')
   if h[4] == '1' then
     finishAs(id, 'cancelled', cancelled)
     event('agent_job_cancelled', id, h[1], h[2], h[5])
@@ -147,6 +158,10 @@ for _, id in ipairs(expired) do
   else
     requeue(id, 'stalled')
   end
+end
+for _, id in ipairs(expired) do
+  leaving[#leaving + 1] = id
+  recover(id)
 end
 
 -- 3. retries that are due
@@ -186,21 +201,22 @@ trim(cancelled, tonumber(ARGV[9]), tonumber(ARGV[10]))
 
 -- 5. lease the best waiting jobs: lowest priority number first, then oldest
 local leased = {}
+local function leaseOne(id, leaseEnd)
+  local key = jobKey(id)
+  local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token',
+    'trace')
+  if not (h[1] and h[3] and h[4]) then return drop(id) end
+  local token = count((tonumber(h[7]) or 0) + 1)
+  redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', nowS, 'token', token)
+  zaddLater(active, leaseEnd, id)
+  local made = tonumber(h[2]) or 0
+  event('agent_job_started', id, h[5], h[6], h[8], 'attempt', count(made + 1), 'worker', worker)
+  leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5] or '', h[6] or '', h[8] }
+end
 if fetch > 0 then
   local leaseEnd = tostring(now + lease)
   local popped = redis.call('ZPOPMIN', wait, fetch)
-  for i = 1, #popped, 2 do
-    local id = popped[i]
-    local key = jobKey(id)
-    local h = redis.call('HMGET', key, 'data', 'made', 'max', 'prio', 'project', 'task', 'token',
-      'trace')
-    local token = count((tonumber(h[7]) or 0) + 1)
-    redis.call('HSET', key, 'state', 'active', 'worker', worker, 'started_at', nowS, 'token', token)
-    zaddLater(active, leaseEnd, id)
-    local made = tonumber(h[2]) or 0
-    event('agent_job_started', id, h[5], h[6], h[8], 'attempt', count(made + 1), 'worker', worker)
-    leased[#leased + 1] = { id, token, h[1], made, h[3], h[4], h[5], h[6], h[8] }
-  end
+  for i = 1, #popped, 2 do leaseOne(popped[i], leaseEnd) end
   flush()
 end
 
@@ -219,4 +235,5 @@ if #leased < fetch and left == 0 then
     end
   end
 end
-return { leased, statuses, nextWake }
+if #lost > 0 then redis.call('HINCRBY', KEYS[9], 'lost', #lost) end
+return { leased, statuses, nextWake, lost }

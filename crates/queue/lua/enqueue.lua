@@ -1,5 +1,6 @@
 -- enqueue: add jobs to the wait set, each with its queued event. Idempotent per job id: a job
--- whose hash already exists is left as it is.
+-- whose hash already exists is left as it is (a hash without a state is not a job: it is
+-- written over).
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] enqueue counter
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
 --   then n groups of 8: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
@@ -17,7 +18,7 @@ for i = 0, n - 1 do
   local b = 3 + i * 8
   local id = ARGV[b]
   local key = prefix .. 'job:' .. id
-  if redis.call('EXISTS', key) == 1 then
+  if redis.call('HEXISTS', key, 'state') == 1 then
     added[i + 1] = 0
   else
     local prio = tonumber(ARGV[b + 1])

@@ -5,7 +5,7 @@
 local id = ARGV[2]
 local key = ARGV[1] .. 'job:' .. id
 local h = redis.call('HMGET', key, 'state', 'prio', 'order', 'project', 'task')
-if not h[1] then return 'missing' end
+if not (h[1] and h[2] and h[3]) then return 'missing' end
 if h[1] ~= 'failed' then return 'not_failed' end
 redis.call('ZREM', KEYS[2], id)
 redis.call('HSET', key, 'state', 'waiting', 'made', 0, 'stalls', 0, 'cancel', '')

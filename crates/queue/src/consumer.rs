@@ -3,10 +3,13 @@
 //! them all and hands back the next jobs.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentq_domain::{JobId, Priority, ProjectId, TaskId};
 use redis::aio::MultiplexedConnection;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::{Queue, QueueError, Result};
 
@@ -35,6 +38,39 @@ pub struct LeasedJob {
     pub task: Option<TaskId>,
     /// The W3C `traceparent` the job was queued with, if any.
     pub trace: Option<String>,
+    /// Until when this worker surely holds the lease.
+    pub lease: LeaseDeadline,
+}
+
+/// Until when (this process's clock) a lease is surely held: from the moment the lease or its
+/// renewal was asked for, plus the lease length, since Redis set its deadline later than
+/// that. Moved on by every renewal, so that what runs the job can stop it before another
+/// worker may lease it. Clones share the deadline.
+#[derive(Debug, Clone)]
+pub struct LeaseDeadline(Arc<watch::Sender<Instant>>);
+
+impl LeaseDeadline {
+    pub fn new(until: Instant) -> Self {
+        Self(Arc::new(watch::Sender::new(until)))
+    }
+
+    pub fn until(&self) -> Instant {
+        *self.0.borrow()
+    }
+
+    /// A renewal went through: the lease is held until `until`.
+    pub fn renewed(&self, until: Instant) {
+        self.0.send_replace(until);
+    }
+
+    /// Changes whenever the lease is renewed.
+    pub fn watch(&self) -> watch::Receiver<Instant> {
+        self.0.subscribe()
+    }
+
+    pub fn lapsed(&self) -> bool {
+        self.until() <= Instant::now()
+    }
 }
 
 /// How a leased job ended.
@@ -80,6 +116,9 @@ pub struct Cycle {
     pub recorded: Vec<bool>,
     /// When the queue had nothing to lease: how soon a retry falls due or a lease expires.
     pub next_wake: Option<Duration>,
+    /// Job ids the queue dropped because their job hash was gone (evicted, deleted by hand):
+    /// the reconciler re-creates those jobs from SQL.
+    pub dropped: Vec<String>,
 }
 
 /// What renewing one lease found.
@@ -139,18 +178,20 @@ impl Queue {
                 .arg(kind)
                 .arg(value);
         }
-        let (rows, recorded, next_wake): (Vec<LeasedRow>, Vec<i64>, i64) = self
-            .redis
-            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
-            .await?;
+        let asked_at = Instant::now();
+        let (rows, recorded, next_wake, dropped): (Vec<LeasedRow>, Vec<i64>, i64, Vec<String>) =
+            self.redis
+                .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+                .await?;
         let leased = rows
             .into_iter()
-            .map(leased_job)
+            .map(|row| leased_job(row, LeaseDeadline::new(asked_at + config.lease)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Cycle {
             leased,
             recorded: recorded.into_iter().map(|flag| flag == 1).collect(),
             next_wake: u64::try_from(next_wake).ok().map(Duration::from_millis),
+            dropped,
         })
     }
 
@@ -204,7 +245,7 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn leased_job(row: LeasedRow) -> Result<LeasedJob> {
+fn leased_job(row: LeasedRow, lease: LeaseDeadline) -> Result<LeasedJob> {
     let (id, token, payload, attempts_made, max_attempts, priority, project, task, trace) = row;
     Ok(LeasedJob {
         id: id
@@ -219,5 +260,6 @@ fn leased_job(row: LeasedRow) -> Result<LeasedJob> {
         project: project.parse().ok(),
         task: task.parse().ok(),
         trace: trace.filter(|t| !t.is_empty()),
+        lease,
     })
 }

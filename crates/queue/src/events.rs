@@ -76,12 +76,38 @@ impl QueueEvent {
     }
 }
 
-fn parse_entries(entries: Vec<StreamId>) -> Result<Vec<QueueEvent>> {
-    entries.into_iter().map(QueueEvent::from_entry).collect()
+/// Events as read from the stream: those that parse, and how far the read got (an entry that
+/// does not parse is skipped and counted, never a reason to stop reading).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<QueueEvent>,
+    /// The id of the last entry read, parsed or not: where the next read starts.
+    pub last_id: Option<String>,
+    /// How many entries were read, parsed or not.
+    pub entries: usize,
+}
+
+fn parse_entries(entries: Vec<StreamId>) -> EventPage {
+    let mut page = EventPage {
+        events: Vec::with_capacity(entries.len()),
+        last_id: entries.last().map(|entry| entry.id.clone()),
+        entries: entries.len(),
+    };
+    for entry in entries {
+        let id = entry.id.clone();
+        match QueueEvent::from_entry(entry) {
+            Ok(event) => page.events.push(event),
+            Err(err) => {
+                metrics::counter!("agentq_queue_events_unreadable_total").increment(1);
+                tracing::warn!(%id, error = %err, "skipping an event that cannot be read");
+            }
+        }
+    }
+    page
 }
 
 /// An `XREAD`/`XREADGROUP` reply (nil when a block timed out) for our one stream.
-fn parse_read_reply(reply: Option<StreamReadReply>) -> Result<Vec<QueueEvent>> {
+fn parse_read_reply(reply: Option<StreamReadReply>) -> EventPage {
     let entries = reply
         .into_iter()
         .flat_map(|r| r.keys)
@@ -111,8 +137,8 @@ impl RecorderGroup {
 }
 
 impl Queue {
-    /// Events after stream id `after` (`"0"` for the oldest kept), at most `count`.
-    pub async fn events_after(&self, after: &str, count: usize) -> Result<Vec<QueueEvent>> {
+    /// Events after stream id `after` (`"0"` for the oldest kept), at most `count` entries.
+    pub async fn events_after(&self, after: &str, count: usize) -> Result<EventPage> {
         let key = self.keys.events();
         let start = format!("({after}");
         let reply: StreamRangeReply = self
@@ -128,7 +154,7 @@ impl Queue {
                     .await?)
             })
             .await?;
-        parse_entries(reply.ids)
+        Ok(parse_entries(reply.ids))
     }
 
     /// Waits up to `block` on `conn` (a blocking connection) for events after `after`.
@@ -138,7 +164,7 @@ impl Queue {
         after: &str,
         count: usize,
         block: std::time::Duration,
-    ) -> Result<Vec<QueueEvent>> {
+    ) -> Result<EventPage> {
         let reply: Option<StreamReadReply> = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(count)
@@ -149,7 +175,7 @@ impl Queue {
             .arg(after)
             .query_async(conn)
             .await?;
-        parse_read_reply(reply)
+        Ok(parse_read_reply(reply))
     }
 
     /// The id of the newest event, if any (a reader that wants only what comes next).
@@ -383,5 +409,65 @@ impl RecorderGroup {
                 Ok(())
             })
             .await
+    }
+}
+
+impl Queue {
+    /// Redis's clock, in milliseconds since the epoch: the one clock every decision about jobs
+    /// is made by (workers' clocks may disagree with it and with each other).
+    pub async fn redis_time_ms(&self) -> Result<u64> {
+        let (secs, micros): (u64, u64) = self
+            .redis
+            .run(|mut conn| async move { Ok(redis::cmd("TIME").query_async(&mut conn).await?) })
+            .await?;
+        Ok(secs * 1000 + micros / 1000)
+    }
+}
+
+impl RecorderGroup {
+    /// Whether every event up to `upto` has been delivered to the recorder and acknowledged,
+    /// so that SQL holds every transition written up to then.
+    pub async fn caught_up_to(&self, upto: EventId) -> Result<bool> {
+        let key = self.queue.keys.events();
+        let group = self.group.clone();
+        let (groups, pending): (Vec<HashMap<String, redis::Value>>, redis::Value) = self
+            .queue
+            .redis
+            .run(|mut conn| async move {
+                Ok(redis::pipe()
+                    .cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(&key)
+                    .cmd("XPENDING")
+                    .arg(&key)
+                    .arg(&group)
+                    .query_async(&mut conn)
+                    .await?)
+            })
+            .await?;
+        let text = |value: &redis::Value| redis::from_redis_value_ref::<String>(value).ok();
+        let Some(ours) = groups
+            .iter()
+            .find(|g| g.get("name").and_then(text).as_deref() == Some(&self.group))
+        else {
+            return Ok(false);
+        };
+        let delivered = ours
+            .get("last-delivered-id")
+            .and_then(text)
+            .and_then(|id| EventId::parse(&id))
+            .unwrap_or(EventId::ZERO);
+        if delivered < upto {
+            return Ok(false);
+        }
+        // XPENDING's summary: [count, smallest id, greatest id, consumers]
+        let oldest_pending = match &pending {
+            redis::Value::Array(summary) => summary
+                .get(1)
+                .and_then(text)
+                .and_then(|id| EventId::parse(&id)),
+            _ => None,
+        };
+        Ok(oldest_pending.is_none_or(|oldest| oldest > upto))
     }
 }

@@ -26,11 +26,11 @@ use std::sync::{Arc, OnceLock};
 
 pub use config::{QueueConfig, Retention};
 pub use connection::Redis;
-pub use consumer::{Cycle, Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome};
+pub use consumer::{Cycle, Finished, LeaseDeadline, LeaseStatus, LeaseToken, LeasedJob, Outcome};
 pub use control::{CancelOutcome, CancelRequests, RetryOutcome};
 pub use error::QueueError;
 pub use event_id::EventId;
-pub use events::{EventTrim, QueueEvent, RecorderGroup};
+pub use events::{EventPage, EventTrim, QueueEvent, RecorderGroup};
 pub use inspect::{JobSnapshot, StateCounts};
 pub use keys::Keys;
 pub use producer::NewJob;

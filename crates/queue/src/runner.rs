@@ -13,7 +13,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Cycle, Finished, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
+use crate::{Cycle, Finished, LeaseDeadline, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -62,6 +62,7 @@ enum StopReason {
 
 struct Running {
     token: LeaseToken,
+    lease: LeaseDeadline,
     stop: CancellationToken,
     why: Option<StopReason>,
 }
@@ -289,6 +290,10 @@ where
                 Outcome::Released => self.report.released += 1,
             }
         }
+        if !cycle.dropped.is_empty() {
+            metrics::counter!("agentq_queue_lost_jobs_total").increment(cycle.dropped.len() as u64);
+            tracing::warn!(jobs = ?cycle.dropped, "dropped job ids whose Redis hash is gone; the reconciler re-creates them from SQL");
+        }
         let leased = cycle.leased.len();
         for job in cycle.leased {
             self.start(job);
@@ -300,6 +305,7 @@ where
         let stop = CancellationToken::new();
         let id = job.id;
         let token = job.token;
+        let lease = job.lease.clone();
         let run = (self.handler)(job, stop.clone());
         let handle = self.tasks.spawn(run);
         self.task_jobs.insert(handle.id(), id);
@@ -307,6 +313,7 @@ where
             id,
             Running {
                 token,
+                lease,
                 stop,
                 why: None,
             },
@@ -378,7 +385,8 @@ where
         }
     }
 
-    /// Renews every lease still held; stops jobs that were lost or asked to cancel.
+    /// Renews every lease still held; stops jobs that were lost or asked to cancel, and jobs
+    /// whose lease lapsed while renewals failed (another worker may lease them now).
     async fn renew(&mut self) {
         let leases: Vec<(JobId, LeaseToken)> = self
             .running
@@ -389,18 +397,40 @@ where
         if leases.is_empty() {
             return;
         }
+        let asked_at = Instant::now();
         match self.queue.extend(&leases).await {
             Ok(statuses) => {
+                let until = asked_at + self.queue.config().lease;
                 for ((id, _), status) in leases.iter().zip(statuses) {
                     match status {
-                        LeaseStatus::Renewed => {}
-                        LeaseStatus::CancelRequested => self.stop(id, StopReason::Cancel),
+                        LeaseStatus::Renewed => self.renewed(id, until),
+                        LeaseStatus::CancelRequested => {
+                            self.renewed(id, until);
+                            self.stop(id, StopReason::Cancel);
+                        }
                         LeaseStatus::Lost => self.stop(id, StopReason::Lost),
                     }
                 }
             }
             // the next tick tries again; a lease is several ticks long
-            Err(err) => tracing::warn!(error = %err, "could not renew leases"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not renew leases");
+                let lapsed: Vec<JobId> = leases
+                    .iter()
+                    .filter(|(id, _)| self.running.get(id).is_some_and(|run| run.lease.lapsed()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in lapsed {
+                    tracing::warn!(job = %id, "lease lapsed while Redis was unreachable: job stopped");
+                    self.stop(&id, StopReason::Lost);
+                }
+            }
+        }
+    }
+
+    fn renewed(&self, id: &JobId, until: Instant) {
+        if let Some(run) = self.running.get(id) {
+            run.lease.renewed(until);
         }
     }
 }
@@ -443,6 +473,7 @@ fn spawn_waiter(
                     leased: Vec::new(),
                     recorded: Vec::new(),
                     next_wake: None,
+                    dropped: Vec::new(),
                 };
                 if woke_tx.send((Vec::new(), free, Ok(nothing))).await.is_err() {
                     return;

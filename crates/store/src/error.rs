@@ -46,3 +46,57 @@ impl StoreError {
         }
     }
 }
+
+impl StoreError {
+    /// Whether the same write may go through later: the database was unreachable, busy, timed
+    /// out, or chose this transaction as a lock or deadlock victim. Anything else (a value too
+    /// large or invalid for a column, a constraint) fails again however often it is tried.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Db(err) => is_transient_db(err),
+            Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::MissingReference(_)
+            | Self::TooLarge { .. }
+            | Self::InvalidData(_) => false,
+        }
+    }
+}
+
+fn is_transient_db(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        // a message from the driver layer itself, not from the database: presume a glitch
+        return true;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => {
+            // MariaDB's SQLSTATE is the generic HY000 for a lock wait timeout: its number tells
+            let mysql = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>();
+            mysql.is_some_and(|e| matches!(e.number(), 1205 | 1213 | 2006 | 2013))
+                || db.code().is_some_and(|code| is_transient_code(&code))
+        }
+        _ => false,
+    }
+}
+
+/// SQLSTATEs and SQLite codes that mean "try again": SQLite busy/locked; serialization failure
+/// and deadlock; PostgreSQL lock not available and shutdown; the connection class `08`.
+fn is_transient_code(code: &str) -> bool {
+    matches!(
+        code,
+        "5" | "6" | "517" | "262" | "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03"
+    ) || code.starts_with("08")
+}

@@ -42,7 +42,12 @@ async fn a_command_agent_completes_with_its_result_progress_and_output_scenario(
         "{logs:?}"
     );
     assert!(logs.contains(&"structured line".to_owned()), "{logs:?}");
-    let events = h.queue.events_after("0", 1000).await.expect("events");
+    let events = h
+        .queue
+        .events_after("0", 1000)
+        .await
+        .expect("events")
+        .events;
     let kinds: Vec<_> = events
         .iter()
         .filter(|e| e.job == id)
@@ -83,7 +88,12 @@ async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr_scena
             .is_some_and(|e| e.contains("disk is full")),
         "{row:?}"
     );
-    let events = h.queue.events_after("0", 1000).await.expect("events");
+    let events = h
+        .queue
+        .events_after("0", 1000)
+        .await
+        .expect("events")
+        .events;
     let retries: Vec<_> = events
         .iter()
         .filter(|e| e.job == id && e.kind == JobEventKind::Retrying)
@@ -291,7 +301,12 @@ async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once_s
     }
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    let events = h.queue.events_after("0", 10_000).await.expect("events");
+    let events = h
+        .queue
+        .events_after("0", 10_000)
+        .await
+        .expect("events")
+        .events;
     for id in &ids {
         let completions = events
             .iter()
@@ -338,7 +353,12 @@ async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice_scenar
     }
     stop.cancel();
     worker.await.expect("join").expect("worker");
-    let events = h.queue.events_after("0", 100_000).await.expect("events");
+    let events = h
+        .queue
+        .events_after("0", 100_000)
+        .await
+        .expect("events")
+        .events;
     for id in &ids {
         let completions = events
             .iter()

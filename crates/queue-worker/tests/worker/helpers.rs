@@ -43,6 +43,12 @@ impl Harness {
             ("AGENTQ_BACKOFF_BASE_MS", "50".into()),
             ("AGENTQ_SHUTDOWN_GRACE_MS", "2000".into()),
             ("AGENTQ_WORKER_METRICS_ADDR", "off".into()),
+            // in-process workers run their agents under the real binary's guard
+            (
+                "AGENTQ_AGENT_GUARD",
+                env!("CARGO_BIN_EXE_queue-worker").into(),
+            ),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

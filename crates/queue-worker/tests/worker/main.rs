@@ -4,6 +4,7 @@
 mod helpers;
 
 mod agents;
+mod containment;
 mod http;
 mod observe;
 mod reconciler;

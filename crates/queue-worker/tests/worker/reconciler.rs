@@ -100,6 +100,14 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
     h.queue.cycle("manual", &[done], 0).await.expect("finish");
     let mut conn = h.queue.redis().connection().await.expect("conn");
     redis_del(&mut conn, &h.queue.keys().job(&lost)).await;
+    // and every event was lost with them: nothing is left for the recorder to catch up on
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(h.queue.keys().events())
+        .arg("MAXLEN")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .expect("xtrim");
 
     let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
         .await
@@ -128,4 +136,56 @@ async fn redis_del(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
         .query_async(conn)
         .await
         .expect("del");
+}
+
+crate::on_sqlite_and_mariadb!(
+    a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind,
+    &[],
+    a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_scenario
+);
+
+/// A finished job's hash is trimmed after a while; if the recorder is behind (a long database
+/// outage, say), SQL still says the job is waiting. Re-enqueuing it would run it twice.
+async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    let id = h.submit(&agent).await;
+    let leased = h.queue.cycle("manual", &[], 1).await.expect("lease").leased;
+    let done = agentq_queue::Finished {
+        id,
+        token: leased[0].token,
+        outcome: agentq_queue::Outcome::Completed("1".into()),
+    };
+    h.queue.cycle("manual", &[done], 0).await.expect("finish");
+    // retention trims the finished job's hash before any recorder ran
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    redis_del(&mut conn, &h.queue.keys().job(&id)).await;
+    assert_eq!(h.row(&id).await.status, JobState::Waiting);
+
+    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
+        .await
+        .expect("pass");
+    assert_eq!(
+        pass.requeued, 0,
+        "the recorder has not caught up: nothing is provably lost"
+    );
+    assert_eq!(h.queue.job(&id).await.expect("redis"), None);
+
+    // the recorder catches up: the row is completed, and stays so
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
+        h.queue.clone(),
+        h.db.clone(),
+        "rec".into(),
+        shutdown.clone(),
+    ));
+    h.wait_for_row(&id, JobState::Completed, Duration::from_secs(10))
+        .await;
+    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
+        .await
+        .expect("pass");
+    assert_eq!((pass.requeued, pass.finished), (0, 0));
+    assert_eq!(h.queue.job(&id).await.expect("redis"), None);
+    shutdown.cancel();
+    recorder.await.expect("recorder");
+    h.cleanup().await;
 }

@@ -126,3 +126,105 @@ async fn a_database_outage_delays_records_and_loses_none() {
     recorder.await.expect("recorder");
     h.cleanup().await;
 }
+
+crate::on_sqlite_and_mariadb!(
+    a_change_the_store_refuses_is_written_without_the_agents_text,
+    &[],
+    a_change_the_store_refuses_scenario
+);
+
+async fn a_change_the_store_refuses_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    let id = h.submit(&agent).await;
+    // over the store's own limit: refused however often it is tried
+    let change = agentq_store::JobTransition {
+        status: Some(JobState::Completed),
+        result: Some(serde_json::json!(
+            "z".repeat(agentq_store::MAX_JOB_DATA_BYTES + 1)
+        )),
+        progress: Some(100),
+        ..Default::default()
+    };
+    let position = agentq_store::EventPosition { ms: 1, seq: 0 };
+    let written = agentq_queue_worker::recorder::write_change(&h.db, &id, position, change)
+        .await
+        .expect("not a passing failure");
+    assert_eq!(written, agentq_queue_worker::recorder::Written::Degraded);
+    let row = h.row(&id).await;
+    assert_eq!(row.status, JobState::Completed);
+    assert_eq!(
+        row.result.as_ref().map(|r| r["unrecorded"].clone()),
+        Some(serde_json::json!(true))
+    );
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("could not record")),
+        "{row:?}"
+    );
+    h.cleanup().await;
+}
+
+crate::on_sqlite_and_mariadb!(
+    an_event_with_a_huge_result_is_recorded_bounded_and_later_events_follow,
+    &[],
+    an_event_with_a_huge_result_scenario
+);
+
+/// An event written by hand (not by a worker, which bounds what it reports): the recorder
+/// still records it, bounded, and the events after it.
+async fn an_event_with_a_huge_result_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    let big = h.submit(&agent).await;
+    let after = h.submit(&agent).await;
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    let result = serde_json::json!({"data": "q".repeat(3 * 1024 * 1024)}).to_string();
+    let _: String = redis::cmd("XADD")
+        .arg(h.queue.keys().events())
+        .arg("*")
+        .arg(&[
+            "event",
+            "agent_job_completed",
+            "job",
+            &big.to_string(),
+            "result",
+            &result,
+        ])
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+    // and an entry nobody can read, between them
+    let _: String = redis::cmd("XADD")
+        .arg(h.queue.keys().events())
+        .arg("*")
+        .arg(&["nonsense", "1"])
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+    let leased = h.queue.cycle("manual", &[], 2).await.expect("lease").leased;
+    let token = leased.iter().find(|j| j.id == after).expect("leased").token;
+    let done = Finished {
+        id: after,
+        token,
+        outcome: Outcome::Completed("2".into()),
+    };
+    h.queue.cycle("manual", &[done], 0).await.expect("finish");
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
+        h.queue.clone(),
+        h.db.clone(),
+        "rec".into(),
+        shutdown.clone(),
+    ));
+    let row = h
+        .wait_for_row(&after, JobState::Completed, Duration::from_secs(10))
+        .await;
+    assert_eq!(row.result, Some(serde_json::json!(2)));
+    let row = h.row(&big).await;
+    let kept = row.result.expect("a result");
+    assert_eq!(kept["truncated"], true, "{kept}");
+    shutdown.cancel();
+    recorder.await.expect("recorder");
+    h.cleanup().await;
+}

@@ -15,7 +15,8 @@ async fn readers_resume_after_any_event_id() {
     let rest = queue
         .events_after(&events[1].id, 100)
         .await
-        .expect("events");
+        .expect("events")
+        .events;
     assert_eq!(rest, events[2..].to_vec());
     let ids: Vec<_> = events.iter().map(|e| e.job).collect();
     assert_eq!(ids, jobs.iter().map(|j| j.id).collect::<Vec<_>>());
@@ -48,7 +49,7 @@ async fn a_blocked_reader_gets_new_events_as_they_happen() {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let id = add(&queue, NewJob::new("{}")).await;
-    let got = reader.await.expect("task").expect("read");
+    let got = reader.await.expect("task").expect("read").events;
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].kind, got[0].job), (JobEventKind::Queued, id));
 }

@@ -52,7 +52,11 @@ pub async fn all_events(queue: &Queue) -> Vec<QueueEvent> {
     let mut events = Vec::new();
     let mut after = "0".to_owned();
     loop {
-        let page = queue.events_after(&after, 5_000).await.expect("events");
+        let page = queue
+            .events_after(&after, 5_000)
+            .await
+            .expect("events")
+            .events;
         let Some(last) = page.last() else {
             return events;
         };
