@@ -20,8 +20,8 @@ pub struct JobContext {
     pub db: Db,
     pub secrets: SecretBox,
     pub http: reqwest::Client,
-    /// Names this worker's job directories.
-    pub worker_id: String,
+    /// The directory this worker claimed for its jobs' directories.
+    pub work_dir: std::path::PathBuf,
     pub agents: AgentSettings,
     /// Benchmarks only (`AGENTQ_BENCH_SKIP_AGENTS=1`): complete every job without running its
     /// agent, to measure the pipeline without process spawns.
@@ -72,8 +72,7 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
     let timeout = Duration::from_secs(agent.timeout_secs.max(1));
     match agent.kind {
         AgentKind::Command(argv) => {
-            let dir = match JobDir::create(&ctx.agents.work_root, &ctx.worker_id, &job.id, attempt)
-            {
+            let dir = match JobDir::create(&ctx.work_dir, &job.id, attempt) {
                 Ok(dir) => dir,
                 Err(err) => {
                     return Outcome::Failed(format!("cannot make the job's directory: {err}"));

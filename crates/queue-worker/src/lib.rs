@@ -44,13 +44,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             Err(err) => tracing::warn!(%addr, error = %err, "no /metrics: cannot listen"),
         }
     }
-    match workdir::sweep_and_claim(&settings.agents.work_root, &settings.worker_id) {
-        Ok(0) => {}
-        Ok(swept) => tracing::info!(swept, "removed job directories that dead workers left"),
-        Err(err) => anyhow::bail!(
-            "AGENTQ_WORK_DIR: cannot prepare {}: {err}",
-            settings.agents.work_root.display()
-        ),
+    let root = &settings.agents.work_root;
+    let (work_dir, swept) = workdir::sweep_and_claim(root, &settings.worker_id).map_err(|err| {
+        anyhow::anyhow!("AGENTQ_WORK_DIR: cannot prepare {}: {err}", root.display())
+    })?;
+    if swept > 0 {
+        tracing::info!(swept, "removed job directories that dead workers left");
     }
     let sampler = tokio::spawn(observe::sample_queue(queue.clone(), shutdown.clone()));
     let ctx = Arc::new(JobContext {
@@ -58,7 +57,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
         http: reqwest::Client::new(),
-        worker_id: settings.worker_id.clone(),
+        work_dir,
         agents: settings.agents.clone(),
         skip_agents: settings.skip_agents,
     });

@@ -3,7 +3,8 @@
 //! below is dropped on completion, failure, cancel, timeout and abort alike), and at start a
 //! worker sweeps what workers that died left behind.
 //!
-//! Layout: `<root>/<worker>/<job>-<attempt>/`, with `<root>/<worker>/pid` naming the worker's
+//! Layout: `<root>/<worker>-<run>/<job>-<attempt>/`: each run of a worker claims a directory of
+//! its own (two workers never share one, whatever their names), with a `pid` file naming its
 //! process, so a sweep can tell a dead worker's directories from a live one's.
 
 use std::io::Write;
@@ -19,15 +20,12 @@ pub struct JobDir {
 }
 
 impl JobDir {
-    /// Makes `<root>/<worker>/<job>-<attempt>` (0700).
-    pub fn create(root: &Path, worker: &str, job: &JobId, attempt: u32) -> std::io::Result<Self> {
-        let path = worker_dir(root, worker).join(format!("{job}-{attempt}"));
+    /// Makes `<worker_dir>/<job>-<attempt>` (0700), in the directory the worker claimed.
+    pub fn create(worker_dir: &Path, job: &JobId, attempt: u32) -> std::io::Result<Self> {
+        let path = worker_dir.join(format!("{job}-{attempt}"));
         // a directory left by an earlier run of the same attempt goes first
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&path)?;
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(Self { path })
     }
 
@@ -58,8 +56,8 @@ impl Drop for JobDir {
     }
 }
 
-/// The worker's own directory under `root`; a file name cannot escape it.
-fn worker_dir(root: &Path, worker: &str) -> PathBuf {
+/// A directory name for `worker` under the root; a name cannot escape it.
+fn safe_name(worker: &str) -> String {
     let safe: String = worker
         .chars()
         .map(|c| {
@@ -70,27 +68,24 @@ fn worker_dir(root: &Path, worker: &str) -> PathBuf {
             }
         })
         .collect();
-    root.join(if safe.starts_with('.') {
+    if safe.starts_with('.') {
         format!("_{safe}")
     } else {
         safe
-    })
+    }
 }
 
-/// At a worker's start: claims this worker's directory (its own leftovers removed), then
-/// removes the directories of workers whose process is gone (their `pid` names no running
-/// process). A directory with no `pid` yet may belong to a worker starting right now: it is
-/// left alone until it is a minute old. Returns how many directories of others were removed.
-pub fn sweep_and_claim(root: &Path, worker: &str) -> std::io::Result<usize> {
+/// At a worker's start: claims a directory of this run's own under `root`
+/// (`<worker>-<run id>`, with a `pid` file), and removes the directories of workers whose
+/// process is gone (their `pid` names no running process). A directory with no `pid` yet may
+/// belong to a worker starting right now: it is left alone until it is a minute old. Answers
+/// the claimed directory and how many others were removed.
+pub fn sweep_and_claim(root: &Path, worker: &str) -> std::io::Result<(PathBuf, usize)> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(root)?;
-    let own = worker_dir(root, worker);
-    match std::fs::remove_dir_all(&own) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-        _ => {}
-    }
+    let own = root.join(format!("{}-{}", safe_name(worker), JobId::new()));
     std::fs::DirBuilder::new().mode(0o700).create(&own)?;
     std::fs::write(own.join("pid"), std::process::id().to_string())?;
     let mut removed = 0;
@@ -104,7 +99,7 @@ pub fn sweep_and_claim(root: &Path, worker: &str) -> std::io::Result<usize> {
             removed += 1;
         }
     }
-    Ok(removed)
+    Ok((own, removed))
 }
 
 fn is_live_or_starting(dir: &Path) -> bool {
@@ -131,9 +126,8 @@ mod tests {
     #[test]
     fn a_job_dir_is_private_and_gone_when_dropped() {
         let root = scratch();
-        sweep_and_claim(&root, "w1").expect("claim");
-        let job = JobId::new();
-        let dir = JobDir::create(&root, "w1", &job, 1).expect("dir");
+        let (own, _) = sweep_and_claim(&root, "w1").expect("claim");
+        let dir = JobDir::create(&own, &JobId::new(), 1).expect("dir");
         let mode = std::fs::metadata(dir.path())
             .expect("meta")
             .permissions()
@@ -149,31 +143,27 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_removes_dead_workers_and_keeps_live_ones() {
+    fn a_sweep_removes_dead_workers_and_keeps_live_ones_even_of_the_same_name() {
         let root = scratch();
-        sweep_and_claim(&root, "live").expect("claim");
+        let (first, _) = sweep_and_claim(&root, "w1").expect("claim");
+        let kept = JobDir::create(&first, &JobId::new(), 1).expect("live job");
         // a worker that died: its pid file names no process
-        let dead = root.join("dead");
+        let dead = root.join("dead-run");
         std::fs::create_dir_all(dead.join("job-1")).expect("dead");
         std::fs::write(dead.join("pid"), "999999999").expect("pid");
-        let kept = JobDir::create(&root, "live", &JobId::new(), 1).expect("live job");
-        assert_eq!(sweep_and_claim(&root, "other").expect("sweep"), 1);
+        // a second worker of the same name, in the same process, claims a directory of its own
+        let (second, removed) = sweep_and_claim(&root, "w1").expect("sweep");
+        assert_ne!(first, second);
+        assert_eq!(removed, 1);
         assert!(!dead.exists());
         assert!(kept.path().exists());
         drop(kept);
-        // a worker's own leftovers go when it starts again
-        let left = JobDir::create(&root, "other", &JobId::new(), 2).expect("job");
-        let left_path = left.path().to_owned();
-        std::mem::forget(left);
-        sweep_and_claim(&root, "other").expect("again");
-        assert!(!left_path.exists());
         std::fs::remove_dir_all(&root).expect("cleanup");
     }
 
     #[test]
     fn a_worker_name_cannot_escape_the_root() {
-        let root = Path::new("/r");
-        assert_eq!(worker_dir(root, "../../etc"), Path::new("/r/_.._.._etc"));
-        assert_eq!(worker_dir(root, "a/b"), Path::new("/r/a_b"));
+        assert_eq!(safe_name("../../etc"), "_.._.._etc");
+        assert_eq!(safe_name("a/b"), "a_b");
     }
 }

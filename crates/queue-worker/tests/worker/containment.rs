@@ -301,3 +301,23 @@ async fn assert_group_gone(pgid: &str, within: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The guard's deadline moves with every renewal: an agent that runs for several leases is not
+/// stopped while its worker keeps the lease.
+#[tokio::test]
+async fn an_agent_that_runs_for_several_leases_completes_under_its_guard() {
+    let h = Harness::new(&[("AGENTQ_LOCK_DURATION_MS", "600"), ("AGENTQ_ATTEMPTS", "1")]).await;
+    let agent = h
+        .agent("sleep 2.5; echo '{\"result\": \"long\"}'", 30)
+        .await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let row = h
+        .wait_for_row(&id, JobState::Completed, Duration::from_secs(20))
+        .await;
+    assert_eq!(row.result, Some(serde_json::json!("long")));
+    assert_eq!(row.attempts_made, 1);
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}

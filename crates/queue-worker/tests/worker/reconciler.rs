@@ -189,3 +189,60 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     recorder.await.expect("recorder");
     h.cleanup().await;
 }
+
+crate::on_sqlite_and_mariadb!(
+    a_lost_hash_of_a_waiting_a_delayed_and_an_active_job_is_dropped_and_the_job_runs_from_sql,
+    &[
+        ("AGENTQ_LOCK_DURATION_MS", "300"),
+        ("AGENTQ_RECONCILE_EVERY_MS", "300"),
+        ("AGENTQ_RECONCILE_GRACE_MS", "0"),
+    ],
+    a_lost_hash_scenario
+);
+
+/// A job id whose hash is gone (evicted, deleted by hand) in each state a worker meets it in:
+/// in the wait set, due for a retry, and under an expired lease. The worker's cycle drops each
+/// (never failing half-way, never leaving a partial hash), the jobs around them run on, and
+/// the reconciler re-creates the three from SQL.
+async fn a_lost_hash_scenario(h: Harness) {
+    let agent = h.agent("echo '{\"result\": \"ran\"}'", 30).await;
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    let mut config = h.queue.config().clone();
+    config.lease = Duration::from_millis(300);
+    let queue = agentq_queue::Queue::new(h.queue.redis().clone(), config);
+    // an active job: leased by a worker that then loses its hash
+    let active = h.submit(&agent).await;
+    let leased = queue.cycle("gone", &[], 1).await.expect("lease").leased;
+    assert_eq!(leased[0].id, active);
+    // a delayed job: its first attempt failed, its retry is due soon
+    let delayed = h.submit(&agent).await;
+    let second = queue.cycle("gone", &[], 1).await.expect("lease").leased;
+    let failed = agentq_queue::Finished {
+        id: delayed,
+        token: second[0].token,
+        outcome: agentq_queue::Outcome::Failed("first try".into()),
+    };
+    queue.cycle("gone", &[failed], 0).await.expect("fail");
+    let state = queue.job(&delayed).await.expect("redis").map(|j| j.state);
+    assert_eq!(state, Some(JobState::Delayed));
+    // a waiting job, among others that are fine
+    let waiting = h.submit(&agent).await;
+    let mut others = Vec::new();
+    for _ in 0..20 {
+        others.push(h.submit(&agent).await);
+    }
+    for id in [&active, &delayed, &waiting] {
+        redis_del(&mut conn, &h.queue.keys().job(id)).await;
+    }
+    let (stop, worker) = h.start_worker("w1");
+    for id in others.iter().chain([&active, &delayed, &waiting]) {
+        let row = h
+            .wait_for_row(id, JobState::Completed, Duration::from_secs(30))
+            .await;
+        assert_eq!(row.result, Some(serde_json::json!("ran")), "{id}");
+    }
+    assert!(h.queue.stat("lost").await.expect("stat") >= 3);
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}
