@@ -6,6 +6,7 @@ pub mod batched;
 pub mod body;
 pub mod bootstrap;
 pub mod cli;
+pub mod client_addr;
 pub mod error;
 pub mod openapi;
 pub mod routes;

@@ -57,6 +57,9 @@ pub struct Settings {
     pub body_limit: usize,
     /// `AGENTQ_ADMIN_EMAIL` / `AGENTQ_ADMIN_PASSWORD`: created at start when absent.
     pub admin: Option<(String, Secret<String>)>,
+    /// `AGENTQ_TRUSTED_PROXIES` (none): comma-separated addresses or networks (CIDR) of the
+    /// proxies in front of the gateway, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A setting that is missing or malformed, named.
@@ -156,6 +159,15 @@ impl Settings {
             body_limit: usize::try_from(number("AGENTQ_BODY_LIMIT_BYTES", 1024 * 1024)?)
                 .map_err(|_| bad("AGENTQ_BODY_LIMIT_BYTES", "too large"))?,
             admin,
+            trusted_proxies: match get("AGENTQ_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => crate::client_addr::parse_networks(&list).map_err(|entry| {
+                    bad(
+                        "AGENTQ_TRUSTED_PROXIES",
+                        format!("not an address or network: {entry:?}"),
+                    )
+                })?,
+            },
         })
     }
 }

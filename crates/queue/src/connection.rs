@@ -56,10 +56,11 @@ impl Redis {
         &self.pool
     }
 
-    /// The shared connection, connecting first if there is none.
+    /// The shared connection, connecting first if there is none. The lock is not held while
+    /// connecting: with Redis unreachable, callers would otherwise wait out each other's
+    /// connect timeouts one after another.
     pub async fn connection(&self) -> Result<MultiplexedConnection> {
-        let mut shared = self.shared.lock().await;
-        if let Some(conn) = shared.as_ref() {
+        if let Some(conn) = self.shared.lock().await.as_ref() {
             return Ok(conn.clone());
         }
         let pooled = self
@@ -67,9 +68,9 @@ impl Redis {
             .get()
             .await
             .map_err(|err| QueueError::Pool(err.to_string()))?;
-        let conn = deadpool_redis::Connection::take(pooled);
-        *shared = Some(conn.clone());
-        Ok(conn)
+        let fresh = deadpool_redis::Connection::take(pooled);
+        // another caller may have connected meanwhile: all share the first connection
+        Ok(self.shared.lock().await.get_or_insert(fresh).clone())
     }
 
     /// Forget the shared connection after it failed; the next caller makes a new one.
@@ -108,8 +109,11 @@ impl Redis {
             .await?)
     }
 
-    /// A pub/sub connection (cancel requests).
+    /// A pub/sub connection (cancel requests), within the connect timeout.
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub> {
-        Ok(self.client.get_async_pubsub().await?)
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await {
+            Ok(connected) => Ok(connected?),
+            Err(_) => Err(QueueError::Pool("pub/sub connection timed out".into())),
+        }
     }
 }

@@ -20,6 +20,21 @@ impl QueueError {
         Self::Protocol(what.into())
     }
 
+    /// Whether Redis may have run the command although the caller got an error: the reply was
+    /// lost (a timeout, a dropped connection), not refused. Such an outcome is unknown until
+    /// checked.
+    pub fn may_have_run(&self) -> bool {
+        match self {
+            Self::Redis(err) => {
+                !err.is_connection_refusal()
+                    && (err.is_timeout() || err.is_connection_dropped() || err.is_io_error())
+            }
+            // a coalesced call failed as a whole: its reply, not its request, may be what failed
+            Self::Batch(_) | Self::Protocol(_) => true,
+            Self::Pool(_) => false,
+        }
+    }
+
     /// Whether the connection itself failed (and should be replaced), as opposed to a command.
     pub fn is_connection_error(&self) -> bool {
         match self {

@@ -1,7 +1,7 @@
 //! Every Redis key of a queue. All of them share the hash tag `{<queue>}`, so one queue lives
 //! in one Redis Cluster slot and its scripts may touch any of them.
 
-use agentq_domain::{AgentId, JobId};
+use agentq_domain::{AgentId, JobId, UserId};
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -28,6 +28,11 @@ impl Keys {
     /// result and error.
     pub fn job(&self, id: &JobId) -> String {
         self.key(&format!("job:{id}"))
+    }
+
+    /// String: the job a caller's `Idempotency-Key` named first; expires after a day.
+    pub fn idempotency(&self, user: UserId, key: &str) -> String {
+        self.key(&format!("idem:{user}:{key}"))
     }
 
     /// List: the job's last output lines, capped.

@@ -12,6 +12,7 @@ mod control;
 mod error;
 mod event_id;
 mod events;
+mod idempotency;
 mod inspect;
 mod keys;
 mod lock;

@@ -50,6 +50,13 @@ const MAX_CONNECTIONS: u32 = 10;
 /// SQLite has one writer at a time: a few connections, so that writers queue in the pool
 /// rather than spin in SQLite's busy handler.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a caller may wait for a free connection of the pool.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest a statement may run (PostgreSQL enforces it; MariaDB's `max_statement_time`
+/// is left to the server's configuration).
+const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether the database takes one writer at a time (SQLite): concurrent write transactions
 /// would only wait for each other.
@@ -65,8 +72,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     } else {
         MAX_CONNECTIONS
     };
-    // statements would carry job payloads: never log them
-    options.sqlx_logging(false).max_connections(max);
+    // statements would carry job payloads: never log them. A database that does not answer
+    // makes callers fail after these, not wait forever.
+    options
+        .sqlx_logging(false)
+        .max_connections(max)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    // PostgreSQL ends a statement that runs past the limit (SQLite waits out its busy timeout)
+    options.map_sqlx_postgres_opts(|o| {
+        o.options([(
+            "statement_timeout",
+            format!("{}", STATEMENT_TIMEOUT.as_millis()),
+        )])
+    });
     // SQLite: write-ahead log (readers do not wait for the writer) with fsync at checkpoints
     // rather than at every commit, which keeps every committed transaction across a process
     // crash; writers queue for up to 5 s instead of failing with SQLITE_BUSY

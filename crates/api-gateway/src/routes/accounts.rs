@@ -45,11 +45,10 @@ pub(crate) async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body: Login = json_body(&req, payload, &state).await?;
     check(&body)?;
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let client = crate::client_addr::client_ip(&req, &state.settings.trusted_proxies)
+        .map(crate::client_addr::limit_key)
         .unwrap_or_default();
-    if !state.login_limits.allow(&ip, &body.email) {
+    if !state.login_limits.allow(&client, &body.email) {
         return Err(ApiError::TooManyRequests);
     }
     let user = agentq_store::user_by_email(&state.db, &body.email).await?;

@@ -61,11 +61,15 @@ fn job_not_found() -> ApiError {
 #[utoipa::path(
     post, path = "/api/agent-execution/queue", tag = "jobs",
     request_body = crate::openapi::QueueJobRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Names this submission (1 to 255 visible ASCII characters): the same key from the same caller within 24 h answers the first submission's job instead of queueing another, so a client may retry safely after a timeout."),
+    ),
     responses(
-        (status = 201, description = "Queued", body = crate::openapi::QueuedJobAnswer),
+        (status = 201, description = "Queued (or, for a repeated Idempotency-Key, the first submission's job)", body = crate::openapi::QueuedJobAnswer),
         (status = 400, description = "Validation failed (zod format in details)", body = crate::openapi::ErrorBody),
         (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
         (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still being processed", body = crate::openapi::ErrorBody),
         (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []))
@@ -76,6 +80,7 @@ pub(crate) async fn queue_job(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    let idempotency_key = idempotency_key(&req)?;
     let body = json_bytes(&req, payload, &state).await?;
     let request = QueueJobRequest::parse(&body).map_err(ApiError::Validation)?;
     let (task, agent) = state
@@ -86,8 +91,17 @@ pub(crate) async fn queue_job(
     let agent = agent.ok_or_else(|| ApiError::not_found("Agent not found"))?;
     let priority = request.priority();
     let job_id = JobId::new();
+    if let Some(key) = &idempotency_key {
+        let claimed = state
+            .queue
+            .claim_idempotency_key(caller.user.id, key, job_id, IDEMPOTENCY_TTL)
+            .await?;
+        if let Some(first) = claimed {
+            return repeated_answer(&state, &caller, first).await;
+        }
+    }
     let job_data = job_data(&state, &request, &task, caller.user.id)?;
-    let queued_at = state
+    let inserted = state
         .batched
         .insert_job(NewJobRecord {
             job_id,
@@ -101,7 +115,20 @@ pub(crate) async fn queue_job(
             job_data: job_data.clone(),
             queued_by: Some(caller.user.id),
         })
-        .await?;
+        .await;
+    let queued_at = match inserted {
+        Ok(at) => at,
+        Err(err) => {
+            if let Some(key) = &idempotency_key {
+                // no job was made: the caller may try again with the same key
+                let _ = state
+                    .queue
+                    .release_idempotency_key(caller.user.id, key)
+                    .await;
+            }
+            return Err(err);
+        }
+    };
     let job = NewJob {
         id: job_id,
         priority,
@@ -113,25 +140,124 @@ pub(crate) async fn queue_job(
         trace: agentq_telemetry::traceparent(&tracing::Span::current()),
     };
     if let Err(err) = state.queue.enqueue(&job).await {
-        // the row must not wait for a job that is not queued: mark it, then answer 503
-        abandon(&state, &job_id).await;
-        return Err(err.into());
+        if !enqueued_after_all(&state, &job_id, &err).await {
+            return Err(err.into());
+        }
     }
-    Ok(HttpResponse::Created().json(json!({
-        "success": true,
-        "data": {
-            "jobId": job_id.to_string(),
-            "taskId": task.id.get(),
-            "taskCode": task.code,
-            "agentId": agent.id.get(),
-            "agentName": agent.name,
-            "projectId": task.project.get(),
-            "status": "queued",
-            "priority": priority.as_str(),
-            "queuedAt": iso(queued_at),
-        },
-        "message": "Job queued successfully"
-    })))
+    let answer = QueuedAnswer {
+        job_id,
+        task_id: task.id,
+        task_code: &task.code,
+        agent_id: agent.id,
+        agent_name: &agent.name,
+        project_id: task.project,
+        priority,
+        queued_at,
+    };
+    Ok(HttpResponse::Created().json(answer.body()))
+}
+
+/// How long an `Idempotency-Key` names its first submission.
+const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters, or a 400.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|key| Some(key.to_owned()))
+        .ok_or_else(|| {
+            ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())
+        })
+}
+
+/// The answer to a submission whose `Idempotency-Key` named `first` already: the first
+/// submission's answer, built again from its row; 409 while that submission is still under
+/// way (its row not yet written).
+async fn repeated_answer(
+    state: &AppState,
+    caller: &Caller,
+    first: JobId,
+) -> Result<HttpResponse, ApiError> {
+    let Some(row) = state.batched.job(&caller.scope, first).await? else {
+        return Err(ApiError::Conflict(
+            "A request with this Idempotency-Key is still being processed".into(),
+        ));
+    };
+    let agent = agentq_store::agent_by_id(&state.db, row.agent).await?;
+    let answer = QueuedAnswer {
+        job_id: row.job_id,
+        task_id: row.task,
+        task_code: &row.task_code,
+        agent_id: row.agent,
+        agent_name: agent.as_ref().map_or("", |a| a.name.as_str()),
+        project_id: row.project,
+        priority: row.priority,
+        queued_at: row.queued_at,
+    };
+    Ok(HttpResponse::Created().json(answer.body()))
+}
+
+/// What `POST /queue` answers (the seed's body).
+struct QueuedAnswer<'a> {
+    job_id: JobId,
+    task_id: agentq_domain::TaskId,
+    task_code: &'a str,
+    agent_id: agentq_domain::AgentId,
+    agent_name: &'a str,
+    project_id: agentq_domain::ProjectId,
+    priority: agentq_domain::Priority,
+    queued_at: NaiveDateTime,
+}
+
+impl QueuedAnswer<'_> {
+    fn body(&self) -> Value {
+        json!({
+            "success": true,
+            "data": {
+                "jobId": self.job_id.to_string(),
+                "taskId": self.task_id.get(),
+                "taskCode": self.task_code,
+                "agentId": self.agent_id.get(),
+                "agentName": self.agent_name,
+                "projectId": self.project_id.get(),
+                "status": "queued",
+                "priority": self.priority.as_str(),
+                "queuedAt": iso(self.queued_at),
+            },
+            "message": "Job queued successfully"
+        })
+    }
+}
+
+/// After a failed enqueue: whether the job is queued after all. A refusal means it is not, and
+/// its row is marked so; a lost reply (a timeout) means it may be, so Redis is asked; and when
+/// Redis cannot say, the row is left waiting: the reconciler enqueues it once it is provably
+/// missing, and never runs it twice.
+async fn enqueued_after_all(
+    state: &AppState,
+    job_id: &JobId,
+    err: &agentq_queue::QueueError,
+) -> bool {
+    if !err.may_have_run() {
+        abandon(state, job_id).await;
+        return false;
+    }
+    match state.queue.job(job_id).await {
+        Ok(Some(_)) => true,
+        Ok(None) => {
+            abandon(state, job_id).await;
+            false
+        }
+        Err(check) => {
+            tracing::warn!(%job_id, error = %check, "enqueue outcome unknown; the reconciler settles it");
+            false
+        }
+    }
 }
 
 /// What the worker gets: the request, with MCP credentials sealed.

@@ -221,3 +221,49 @@ async fn login_is_rate_limited_per_email() {
     assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
     app.stop().await;
 }
+
+async fn login_from(app: &TestApp, forwarded_for: &str, email: &str) -> StatusCode {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&json!({"email": email, "password": "wrong password"}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_login_limits_follow_the_forwarded_client() {
+    let app = TestApp::start_with(&[("AGENTQ_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    for i in 0..30 {
+        let status = login_from(&app, "198.51.100.1", &format!("a{i}@example.com")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    let spent = login_from(&app, "198.51.100.1", "late@example.com").await;
+    assert_eq!(spent, StatusCode::TOO_MANY_REQUESTS);
+    let other = login_from(&app, "198.51.100.2", "late@example.com").await;
+    assert_eq!(
+        other,
+        StatusCode::UNAUTHORIZED,
+        "another client has its own limit"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_a_forwarded_header_cannot_dodge_the_limit() {
+    let app = TestApp::start().await;
+    for i in 0..30 {
+        let status = login_from(
+            &app,
+            &format!("203.0.113.{i}"),
+            &format!("b{i}@example.com"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    let status = login_from(&app, "203.0.113.200", "late@example.com").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}

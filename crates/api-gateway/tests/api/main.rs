@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod backends;
+mod edges;
 mod failures;
 mod jobs;
 mod openapi;
