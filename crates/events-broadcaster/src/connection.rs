@@ -277,6 +277,7 @@ where
             }
         }
         let mut cursor = after.to_string();
+        let mut scanned = 0;
         loop {
             let page = match self.ctx.queue.events_after(&cursor, REPLAY_BATCH).await {
                 Ok(page) => page,
@@ -289,6 +290,7 @@ where
                 }
             };
             let full = page.entries == REPLAY_BATCH;
+            scanned += page.entries;
             let mut written = 0;
             for event in &page.events {
                 if EventId::parse(&event.id).is_none_or(|id| id > until) {
@@ -309,6 +311,11 @@ where
             }
             if !full {
                 return Ok(());
+            }
+            if scanned >= self.ctx.settings.replay_max {
+                // too far behind to replay all of it: say what is skipped, then go on live
+                let text = frame::gap(room, &cursor, Some(until.to_string()));
+                return self.send(text).await;
             }
         }
     }

@@ -135,6 +135,13 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             r#"{"error":"Expected a WebSocket upgrade"}"#,
         );
     };
+    let Ok(slot) = ctx.connection_slots.clone().try_acquire_owned() else {
+        metrics::counter!("agentq_ws_refused_full_total").increment(1);
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":"Too many connections"}"#,
+        );
+    };
     // the request itself is not kept for the life of the connection
     let upgrading = hyper::upgrade::on(&mut req);
     drop(req);
@@ -149,6 +156,7 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
                 )
                 .await;
                 connection::serve(ws, ctx, identity, verified.expires_at).await;
+                drop(slot);
             }
             Err(err) => tracing::debug!(error = %err, "upgrade failed"),
         }

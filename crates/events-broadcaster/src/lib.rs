@@ -42,6 +42,8 @@ pub struct Context {
     pub hub: Arc<Hub>,
     pub prometheus: PrometheusHandle,
     pub connections: TaskTracker,
+    /// One permit per WebSocket connection (`AGENTQ_WS_MAX_CONNECTIONS`).
+    pub connection_slots: Arc<tokio::sync::Semaphore>,
     pub shutdown: CancellationToken,
 }
 
@@ -75,6 +77,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         identities: Identities::default(),
         prometheus: agentq_telemetry::prometheus(),
         connections: TaskTracker::new(),
+        connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_connections)),
         shutdown: shutdown.clone(),
         hub: hub.clone(),
         settings,

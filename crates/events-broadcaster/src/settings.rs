@@ -22,6 +22,11 @@ pub struct Settings {
     pub ping_every: Duration,
     /// `AGENTQ_WS_RECHECK_MS` (10000): how often a connection re-reads what its user may see.
     pub recheck_every: Duration,
+    /// `AGENTQ_WS_MAX_CONNECTIONS` (20000): WebSocket connections at once; more get 503.
+    pub max_connections: usize,
+    /// `AGENTQ_WS_REPLAY_MAX` (100000): stream entries one resume may scan; a client further
+    /// behind gets a `gap` frame for the rest and goes on live.
+    pub replay_max: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -82,6 +87,14 @@ impl Settings {
             client_buffer: usize::try_from(number("AGENTQ_WS_CLIENT_BUFFER", 1024)?.max(1))?,
             ping_every: Duration::from_millis(number("AGENTQ_WS_PING_MS", 20_000)?.max(100)),
             recheck_every: Duration::from_millis(number("AGENTQ_WS_RECHECK_MS", 10_000)?.max(100)),
+            max_connections: match number("AGENTQ_WS_MAX_CONNECTIONS", 20_000)? {
+                0 => anyhow::bail!("AGENTQ_WS_MAX_CONNECTIONS: expected at least 1"),
+                n => usize::try_from(n)?,
+            },
+            replay_max: match number("AGENTQ_WS_REPLAY_MAX", 100_000)? {
+                n if n < 500 => anyhow::bail!("AGENTQ_WS_REPLAY_MAX: expected at least 500"),
+                n => usize::try_from(n)?,
+            },
         })
     }
 }
