@@ -60,6 +60,9 @@ pub struct Settings {
     /// `AGENTQ_TRUSTED_PROXIES` (none): comma-separated addresses or networks (CIDR) of the
     /// proxies in front of the gateway, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `AGENTQ_AGENT_HOSTS` (any host but loopback and link-local addresses): which hosts an
+    /// agent's `endpointUrl` and a job's MCP `serverUrl` may name.
+    pub agent_hosts: agentq_domain::hosts::HostPolicy,
 }
 
 /// A setting that is missing or malformed, named.
@@ -159,6 +162,9 @@ impl Settings {
             body_limit: usize::try_from(number("AGENTQ_BODY_LIMIT_BYTES", 1024 * 1024)?)
                 .map_err(|_| bad("AGENTQ_BODY_LIMIT_BYTES", "too large"))?,
             admin,
+            agent_hosts: agentq_domain::hosts::HostPolicy::parse(
+                get("AGENTQ_AGENT_HOSTS").as_deref(),
+            ),
             trusted_proxies: match get("AGENTQ_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::client_addr::parse_networks(&list).map_err(|entry| {

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod bounded;
 pub mod event;
+pub mod hosts;
 pub mod ids;
 pub mod job_state;
 pub mod priority;

@@ -19,7 +19,7 @@ pub struct JobContext {
     pub queue: Queue,
     pub db: Db,
     pub secrets: SecretBox,
-    pub http: reqwest::Client,
+    pub http: crate::http::HttpAgents,
     /// The directory this worker claimed for its jobs' directories.
     pub work_dir: std::path::PathBuf,
     pub agents: AgentSettings,
@@ -114,15 +114,7 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
             // the endpoint is the agent: it gets its MCP servers in the body
             let mut body = input;
             body["mcpConfigs"] = Value::Array(mcp_configs);
-            crate::http::run(
-                &ctx.http,
-                &url,
-                body,
-                timeout,
-                ctx.agents.max_result_bytes,
-                stop,
-            )
-            .await
+            crate::http::run(&ctx.http, &url, body, timeout, stop).await
         }
     }
 }

@@ -56,7 +56,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         queue: queue.clone(),
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
-        http: reqwest::Client::new(),
+        http: http::HttpAgents::new(&settings.agents),
         work_dir,
         agents: settings.agents.clone(),
         skip_agents: settings.skip_agents,

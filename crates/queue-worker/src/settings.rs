@@ -60,6 +60,9 @@ pub struct AgentSettings {
     pub output_tail_bytes: usize,
     /// `AGENTQ_WORK_DIR` (`$TMPDIR/agentq-jobs`): each job runs in a private directory below.
     pub work_root: PathBuf,
+    /// `AGENTQ_AGENT_HOSTS`: which hosts http agents may be called at (see
+    /// `agentq_domain::hosts`).
+    pub hosts: agentq_domain::hosts::HostPolicy,
     /// The allowed variables' values ([`AGENT_ENV_ALLOWED`], plus the names listed in
     /// `AGENTQ_AGENT_ENV`), as the worker found them at start.
     pub passed_env: BTreeMap<String, String>,
@@ -73,6 +76,7 @@ impl std::fmt::Debug for AgentSettings {
             .field("max_result_bytes", &self.max_result_bytes)
             .field("output_tail_bytes", &self.output_tail_bytes)
             .field("work_root", &self.work_root)
+            .field("hosts", &self.hosts)
             .field("passed_env", &self.passed_env.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -134,6 +138,7 @@ impl AgentSettings {
             work_root: get("AGENTQ_WORK_DIR")
                 .map_or_else(|| std::env::temp_dir().join("agentq-jobs"), PathBuf::from),
             passed_env,
+            hosts: agentq_domain::hosts::HostPolicy::parse(get("AGENTQ_AGENT_HOSTS").as_deref()),
         })
     }
 }

@@ -64,7 +64,12 @@ pub(crate) async fn create_agent(
     check(&body)?;
     let kind = match (body.kind.as_str(), body.command, body.endpoint_url) {
         ("command", Some(argv), None) => AgentKind::Command(argv),
-        ("http", None, Some(url)) => AgentKind::Http(url),
+        ("http", None, Some(url)) => {
+            if let Err(refused) = state.settings.agent_hosts.check_url(&url) {
+                return Err(ApiError::BadRequest(format!("endpointUrl: {refused}")));
+            }
+            AgentKind::Http(url)
+        }
         _ => {
             return Err(ApiError::BadRequest(
                 "a command agent needs `command` (argv) and no `endpointUrl`; an http agent the reverse".into(),

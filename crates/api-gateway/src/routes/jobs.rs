@@ -1,6 +1,7 @@
 //! The seed's agent-execution routes, plus retry, list and logs.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use agentq_domain::hosts::HostPolicy;
 use agentq_domain::{JobId, JobRequest, JobState, QueueJobRequest};
 use agentq_queue::{CancelOutcome, NewJob, RetryOutcome};
 use agentq_store::{JobFilter, JobRecord, NewJobRecord, Scope};
@@ -83,6 +84,7 @@ pub(crate) async fn queue_job(
     let idempotency_key = idempotency_key(&req)?;
     let body = json_bytes(&req, payload, &state).await?;
     let request = QueueJobRequest::parse(&body).map_err(ApiError::Validation)?;
+    check_mcp_hosts(&state.settings.agent_hosts, &request)?;
     let (task, agent) = state
         .batched
         .task_and_agent(&caller.scope, request.task_id, request.agent_id)
@@ -139,10 +141,10 @@ pub(crate) async fn queue_job(
         // the request's trace goes on with the job, to its events and its worker
         trace: agentq_telemetry::traceparent(&tracing::Span::current()),
     };
-    if let Err(err) = state.queue.enqueue(&job).await {
-        if !enqueued_after_all(&state, &job_id, &err).await {
-            return Err(err.into());
-        }
+    if let Err(err) = state.queue.enqueue(&job).await
+        && !enqueued_after_all(&state, &job_id, &err).await
+    {
+        return Err(err.into());
     }
     let answer = QueuedAnswer {
         job_id,
@@ -155,6 +157,35 @@ pub(crate) async fn queue_job(
         queued_at,
     };
     Ok(HttpResponse::Created().json(answer.body()))
+}
+
+/// Each MCP server's URL against `AGENTQ_AGENT_HOSTS`: the agent will call it, so a member
+/// must not point it at the services beside the workers. A 400 in the seed's format.
+fn check_mcp_hosts(policy: &HostPolicy, request: &JobRequest) -> Result<(), ApiError> {
+    use agentq_domain::validation::{Issue, PathSegment};
+    let issues: Vec<Issue> = request
+        .mcp_configs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, config)| {
+            let refused = policy.check_host(&config.server_url).err()?;
+            Some(Issue {
+                path: vec![
+                    PathSegment::Key("mcpConfigs".into()),
+                    PathSegment::Index(index),
+                    PathSegment::Key("serverUrl".into()),
+                ],
+                message: refused.to_string(),
+            })
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(agentq_domain::ValidationErrors::new(
+            issues,
+        )))
+    }
 }
 
 /// How long an `Idempotency-Key` names its first submission.

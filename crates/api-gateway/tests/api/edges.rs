@@ -159,3 +159,42 @@ async fn an_enqueue_whose_reply_is_lost_leaves_the_row_for_the_reconciler_not_ca
     assert_eq!(live.map(|j| j.state), Some(JobState::Waiting));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn agents_and_mcp_servers_may_not_name_the_services_beside_the_workers() {
+    let app = TestApp::start().await;
+    let body = json!({
+        "taskId": app.task.id.get(),
+        "agentId": app.agent.id.get(),
+        "mcpConfigs": [
+            {"serverName": "ok", "serverUrl": "https://mcp.example.com", "authType": "none", "enabled": true},
+            {"serverName": "redis", "serverUrl": "redis://127.0.0.1:6379", "authType": "none", "enabled": true}
+        ]
+    });
+    let (status, answer) = app
+        .post("/api/agent-execution/queue", &app.member_token, &body)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = &answer["details"]["mcpConfigs"]["1"]["serverUrl"]["_errors"][0];
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("loopback")),
+        "{answer}"
+    );
+    assert!(
+        answer["details"]["mcpConfigs"].get("0").is_none(),
+        "{answer}"
+    );
+    assert_eq!(rows(&app).await, 0);
+
+    let metadata =
+        json!({"name": "imds", "kind": "http", "endpointUrl": "http://169.254.169.254/latest"});
+    let (status, answer) = app.post("/api/agents", &app.admin_token, &metadata).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("endpointUrl")),
+        "{answer}"
+    );
+    app.stop().await;
+}

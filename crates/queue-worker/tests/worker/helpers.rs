@@ -49,6 +49,8 @@ impl Harness {
                 env!("CARGO_BIN_EXE_queue-worker").into(),
             ),
             ("PATH", std::env::var("PATH").unwrap_or_default()),
+            // the tests' http agents listen on loopback, which agents may not call unless listed
+            ("AGENTQ_AGENT_HOSTS", "127.0.0.1".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

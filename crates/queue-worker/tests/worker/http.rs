@@ -13,12 +13,22 @@ async fn endpoint(
     status: u16,
     body: &'static str,
 ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    endpoint_with(status, String::new(), body).await
+}
+
+/// [`endpoint`], with more header lines (each ending in `\r\n`).
+async fn endpoint_with(
+    status: u16,
+    headers: String,
+    body: &'static str,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/run", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let tx = tx.clone();
+            let headers = headers.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -46,7 +56,7 @@ async fn endpoint(
                     }
                 }
                 let response = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -120,6 +130,75 @@ async fn an_http_agent_that_answers_an_error_fails_after_its_attempts_scenario(h
             .as_deref()
             .is_some_and(|e| e.contains("overloaded")),
         "{row:?}"
+    );
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}
+
+crate::on_sqlite_and_mariadb!(
+    an_http_agent_on_a_loopback_address_is_refused_unless_listed,
+    &[("AGENTQ_AGENT_HOSTS", "")],
+    an_http_agent_on_loopback_scenario
+);
+
+/// With no `AGENTQ_AGENT_HOSTS`, a worker calls no loopback address: a job cannot reach the
+/// services beside the worker, whether the endpoint names the address or a name for it.
+async fn an_http_agent_on_loopback_scenario(h: Harness) {
+    let (url, mut requests) = endpoint(200, r#"{"secret":"internal"}"#).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let (stop, worker) = h.start_worker("w1");
+    for target in [url, by_name] {
+        let agent = http_agent(&h, target.clone()).await;
+        let id = h.submit(&agent).await;
+        let row = h
+            .wait_for_row(&id, JobState::Failed, Duration::from_secs(15))
+            .await;
+        assert!(
+            row.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("loopback")),
+            "{target}: {row:?}"
+        );
+    }
+    assert!(
+        requests.try_recv().is_err(),
+        "the endpoint was never called"
+    );
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}
+
+crate::on_sqlite_and_mariadb!(
+    an_http_agent_is_not_redirected_to_another_host,
+    &[
+        ("AGENTQ_AGENT_HOSTS", "127.0.0.1,localhost"),
+        ("AGENTQ_ATTEMPTS", "1")
+    ],
+    an_http_agent_is_not_redirected_scenario
+);
+
+async fn an_http_agent_is_not_redirected_scenario(h: Harness) {
+    let (elsewhere, mut reached) = endpoint(200, r#"{"moved":true}"#).await;
+    let location = format!(
+        "Location: {}\r\n",
+        elsewhere.replace("127.0.0.1", "localhost")
+    );
+    let (url, _requests) = endpoint_with(302, location, "{}").await;
+    let agent = http_agent(&h, url).await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let row = h
+        .wait_for_row(&id, JobState::Failed, Duration::from_secs(15))
+        .await;
+    assert!(
+        row.last_error.as_deref().is_some_and(|e| e.contains("302")),
+        "{row:?}"
+    );
+    assert!(
+        reached.try_recv().is_err(),
+        "the other host was never called"
     );
     stop.cancel();
     worker.await.expect("join").expect("worker");
