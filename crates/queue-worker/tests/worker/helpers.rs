@@ -152,6 +152,13 @@ impl Harness {
 
     /// What the gateway does: the SQL row, then the queue.
     pub async fn submit(&self, agent: &agentq_store::Agent) -> JobId {
+        let id = self.submit_row(agent).await;
+        assert!(self.enqueue_row(id).await.expect("enqueue"));
+        id
+    }
+
+    /// The gateway's first step alone: the job's SQL row.
+    pub async fn submit_row(&self, agent: &agentq_store::Agent) -> JobId {
         let id = JobId::new();
         let payload = serde_json::json!({
             "taskId": self.task.id.get(), "taskCode": self.task.code, "agentId": agent.id.get(),
@@ -169,18 +176,23 @@ impl Harness {
                 project: self.project.id,
                 priority: Priority::Medium,
                 max_attempts: self.queue.config().max_attempts,
-                job_data: payload.clone(),
+                job_data: payload,
                 queued_by: None,
             },
         )
         .await
         .expect("row");
-        let mut job = NewJob::new(payload.to_string());
+        id
+    }
+
+    /// The gateway's second step: the row's job into the queue.
+    pub async fn enqueue_row(&self, id: JobId) -> agentq_queue::Result<bool> {
+        let row = self.row(&id).await;
+        let mut job = NewJob::new(row.job_data.to_string());
         job.id = id;
         job.project = Some(self.project.id);
         job.task = Some(self.task.id);
-        assert!(self.queue.enqueue(&job).await.expect("enqueue"));
-        id
+        self.queue.enqueue(&job).await
     }
 
     pub async fn row(&self, id: &JobId) -> agentq_store::JobRecord {
@@ -229,7 +241,18 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start() -> Self {
-        let port = agentq_test_support::free_port();
+        Self::start_on(agentq_test_support::free_port())
+    }
+
+    /// Stops the server and starts a new one on the same port (with none of the old data).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let fresh = Self::start_on(self.port);
+        *self = fresh;
+    }
+
+    fn start_on(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -274,6 +297,54 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy that holds every chunk of the server's answers for `delay`: a slow database
+/// as its clients see it.
+pub struct SlowProxy {
+    pub port: u16,
+    accepting: JoinHandle<()>,
+}
+
+impl SlowProxy {
+    pub async fn start(upstream: String, delay: Duration) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let accepting = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, accepting }
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod agents;
 mod containment;
+mod faults;
 mod http;
 mod observe;
 mod reconciler;
