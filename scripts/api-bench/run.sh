@@ -21,6 +21,8 @@ base="http://$addr"
 export AGENTQ_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export AGENTQ_SECRET_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 export AGENTQ_API_ADDR="$addr"
+# the request names an MCP server on loopback (post.lua), which agentq refuses unless listed
+export AGENTQ_AGENT_HOSTS="127.0.0.1"
 export RUST_LOG=warn
 
 fresh_database() {

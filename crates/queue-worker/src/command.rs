@@ -90,7 +90,10 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
+        // not killed when this run is dropped (a task aborted at shutdown): the end of its
+        // input, the control pipe dropped with the run, makes the guard kill the agent's group
+        // and exit, which a killed guard could not do
+        .kill_on_drop(false)
         .spawn()
     {
         Ok(child) => child,

@@ -321,3 +321,32 @@ async fn an_agent_that_runs_for_several_leases_completes_under_its_guard() {
     worker.await.expect("join").expect("worker");
     h.cleanup().await;
 }
+
+/// An agent that ignores SIGTERM (and so does the child it started) is killed with its whole
+/// group once the grace after SIGTERM is over.
+#[tokio::test]
+async fn an_agent_that_ignores_sigterm_is_killed_with_its_group_after_the_grace() {
+    let h = Harness::new(&[]).await;
+    let agent = h
+        .agent("trap '' TERM; echo pgid $$; sleep 120 & sleep 120", 300)
+        .await;
+    let (stop, worker) = h.start_worker("w1");
+    let id = h.submit(&agent).await;
+    let pgid = wait_for_pgid(&h, &id).await;
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        h.queue.cancel(&id).await.expect("cancel"),
+        agentq_queue::CancelOutcome::Requested
+    );
+    assert_group_gone(&pgid, Duration::from_secs(10)).await;
+    let took = asked.elapsed();
+    assert!(
+        took >= agentq_queue_worker::command::KILL_GRACE - Duration::from_millis(500),
+        "SIGTERM was ignored, so only SIGKILL after the grace ends it: {took:?}"
+    );
+    h.wait_for_row(&id, JobState::Cancelled, Duration::from_secs(10))
+        .await;
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}

@@ -115,6 +115,18 @@ impl Harness {
         (shutdown, handle)
     }
 
+    /// Starts the recorder alone (no worker pool) in this process.
+    pub fn start_recorder(&self) -> (CancellationToken, JoinHandle<()>) {
+        let shutdown = CancellationToken::new();
+        let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
+            self.queue.clone(),
+            self.db.clone(),
+            "rec".into(),
+            shutdown.clone(),
+        ));
+        (shutdown, recorder)
+    }
+
     /// Starts the real `queue-worker` binary on this harness's queue and database, with
     /// `extra` environment on top.
     pub fn spawn_binary(&self, worker_id: &str, extra: &[(&str, &str)]) -> std::process::Child {

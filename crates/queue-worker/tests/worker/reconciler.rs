@@ -171,13 +171,7 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     assert_eq!(h.queue.job(&id).await.expect("redis"), None);
 
     // the recorder catches up: the row is completed, and stays so
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
-        h.queue.clone(),
-        h.db.clone(),
-        "rec".into(),
-        shutdown.clone(),
-    ));
+    let (shutdown, recorder) = h.start_recorder();
     h.wait_for_row(&id, JobState::Completed, Duration::from_secs(10))
         .await;
     let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)

@@ -35,13 +35,7 @@ async fn the_recorder_applies_every_transition_once_and_in_order_scenario(h: Har
     h.queue.cycle("manual", &outcomes, 0).await.expect("finish");
 
     // only the recorder runs here: no jobs to run
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
-        h.queue.clone(),
-        h.db.clone(),
-        "rec".into(),
-        shutdown.clone(),
-    ));
+    let (shutdown, recorder) = h.start_recorder();
     let done = h
         .wait_for_row(&leased[0].id, JobState::Completed, Duration::from_secs(10))
         .await;
@@ -210,13 +204,7 @@ async fn an_event_with_a_huge_result_scenario(h: Harness) {
     };
     h.queue.cycle("manual", &[done], 0).await.expect("finish");
 
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let recorder = tokio::spawn(agentq_queue_worker::recorder::run_recorder(
-        h.queue.clone(),
-        h.db.clone(),
-        "rec".into(),
-        shutdown.clone(),
-    ));
+    let (shutdown, recorder) = h.start_recorder();
     let row = h
         .wait_for_row(&after, JobState::Completed, Duration::from_secs(10))
         .await;
