@@ -10,9 +10,10 @@ out=target/bench
 mkdir -p "$out"
 
 bench_queue() {
-    cargo build --release -p agentq-queue-bench
+    local release
+    release=$(scripts/release-bins.sh)
     echo "== agentq queue (3 runs each)"
-    target/release/queue-bench run --runs 3 --out "$out/queue.json"
+    "$release/queue-bench" run --runs 3 --out "$out/queue.json"
 
     echo "== BullMQ reference ($anchors/bullmq-core, 3 runs each)"
     rm -rf "$out/bullmq-core/results"
@@ -31,7 +32,7 @@ bench_queue() {
     NODE_PATH="$out/bullmq-core/node_modules" node scripts/bullmq-redis-cpu.js "$out/bullmq-redis-cpu.json"
 
     echo "== agentq vs BullMQ (medians of this run)"
-    target/release/queue-bench compare "$out/queue.json" "$out/bullmq.json" "$out/bullmq-redis-cpu.json"
+    "$release/queue-bench" compare "$out/queue.json" "$out/bullmq.json" "$out/bullmq-redis-cpu.json"
 }
 
 case "$which" in

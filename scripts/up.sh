@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p data
 
-cargo build --release -p agentq-api-gateway -p agentq-queue-worker -p agentq-events-broadcaster
-gateway=target/release/api-gateway
-worker=target/release/queue-worker
-broadcaster=target/release/events-broadcaster
+release=$(scripts/release-bins.sh)
+gateway=$release/api-gateway
+worker=$release/queue-worker
+broadcaster=$release/events-broadcaster
 
 pids=()
 stop() {

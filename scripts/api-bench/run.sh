@@ -13,8 +13,7 @@ mkdir -p "$out/api-runs"
 rm -f "$out"/api-runs/*.json
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-cargo build --release -p agentq-api-gateway
-bin=target/release/api-gateway
+bin=$(scripts/release-bins.sh)/api-gateway
 addr=127.0.0.1:18080
 base="http://$addr"
 

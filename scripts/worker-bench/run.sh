@@ -12,9 +12,9 @@ runs="${RUNS:-3}"
 jobs="${JOBS:-2000}"
 out=target/bench/worker
 mkdir -p "$out"
-cargo build --release -p agentq-api-gateway -p agentq-queue-worker
-gateway=target/release/api-gateway
-worker=target/release/queue-worker
+release=$(scripts/release-bins.sh)
+gateway=$release/api-gateway
+worker=$release/queue-worker
 addr=127.0.0.1:18090
 export AGENTQ_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export AGENTQ_SECRET_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

@@ -13,11 +13,11 @@ mkdir -p "$out"
 rm -f "$out"/ours-*.json
 ulimit -n 20000
 
-cargo build --release -p agentq-ws-bench -p agentq-events-broadcaster
+release=$(scripts/release-bins.sh)
 echo "== agentq events-broadcaster ($runs runs per scenario, ${seconds}s each)"
 for run in $(seq "$runs"); do
-    target/release/ws-bench 1000 --rate 100 --seconds "$seconds" --out "$out/ours-100-$run.json"
-    target/release/ws-bench 5000,10000 --rate 10 --seconds "$seconds" --out "$out/ours-10-$run.json"
+    "$release/ws-bench" 1000 --rate 100 --seconds "$seconds" --out "$out/ours-100-$run.json"
+    "$release/ws-bench" 5000,10000 --rate 10 --seconds "$seconds" --out "$out/ours-10-$run.json"
 done
 
 reference=()

@@ -3,7 +3,6 @@ use std::net::TcpListener;
 use agentq_api_gateway::cli::{Cli, Command};
 use agentq_api_gateway::settings::Settings;
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -29,28 +28,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = agentq_api_gateway::build_state(settings).await?;
     agentq_api_gateway::bootstrap::ensure_admin(&state).await?;
     tracing::info!(addr = %listener.local_addr()?, "api-gateway listening");
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        signal.cancel();
-    });
+    let shutdown =
+        agentq_telemetry::shutdown_on_signal("in-flight requests finish, then the server stops");
     agentq_api_gateway::run(state, listener, shutdown).await?;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = ctrl_c.await;
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use agentq_domain::JobPayload;
+use agentq_domain::payload::McpServer;
 use agentq_queue::{LeasedJob, Outcome, Queue};
 use agentq_secrets::SecretBox;
 use agentq_store::{AgentKind, Db};
@@ -31,16 +33,11 @@ pub struct JobContext {
 /// Runs the job's agent and returns its outcome. Whether a failure is retried is decided here
 /// by kind: a job that can never run (its agent is gone, its payload unreadable) fails for good.
 pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationToken) -> Outcome {
-    let payload: Value = match serde_json::from_str(&job.payload) {
+    let payload = match JobPayload::parse(&job.payload) {
         Ok(payload) => payload,
         Err(err) => return Outcome::FailedForGood(format!("unreadable job payload: {err}")),
     };
-    let Some(agent_id) = payload["agentId"]
-        .as_i64()
-        .and_then(|id| agentq_domain::AgentId::try_from(id).ok())
-    else {
-        return Outcome::FailedForGood("the job names no agent".into());
-    };
+    let agent_id = payload.agent_id;
     let agent = match agentq_store::agent_by_id(&ctx.db, agent_id).await {
         Ok(Some(agent)) => agent,
         Ok(None) => return Outcome::FailedForGood(format!("agent {agent_id} no longer exists")),
@@ -56,15 +53,15 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
         None => None,
     };
     let attempt = job.attempts_made + 1;
-    let mcp_configs = open_mcp_configs(&ctx.secrets, &payload["mcpConfigs"]);
+    let mcp_configs = open_mcp_configs(&ctx.secrets, &payload.mcp_configs);
     let input = json!({
         "jobId": job.id.to_string(),
         "attempt": attempt,
-        "task": {"id": payload["taskId"], "code": payload["taskCode"]},
-        "projectId": payload["projectId"],
+        "task": {"id": payload.task_id.get(), "code": payload.task_code},
+        "projectId": payload.project_id.get(),
         "agent": {"id": agent.id.get(), "name": agent.name},
-        "metadata": payload["metadata"],
-        "context": payload["context"],
+        "metadata": payload.metadata,
+        "context": payload.context,
     });
     if ctx.skip_agents {
         return Outcome::Completed(json!({"skipped": true}).to_string());
@@ -86,8 +83,8 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
             let job_vars = [
                 ("AGENTQ_JOB_ID", job.id.to_string()),
                 ("AGENTQ_ATTEMPT", attempt.to_string()),
-                ("AGENTQ_TASK_ID", payload["taskId"].to_string()),
-                ("AGENTQ_PROJECT_ID", payload["projectId"].to_string()),
+                ("AGENTQ_TASK_ID", payload.task_id.get().to_string()),
+                ("AGENTQ_PROJECT_ID", payload.project_id.get().to_string()),
                 ("AGENTQ_MCP_CONFIG", mcp_file.display().to_string()),
                 ("AGENTQ_WORK_DIR", dir.path().display().to_string()),
                 ("TMPDIR", dir.path().display().to_string()),
@@ -198,31 +195,27 @@ impl Drop for AgentSlot {
     }
 }
 
-/// The MCP configs with their credentials opened, for the agent only.
-fn open_mcp_configs(secrets: &SecretBox, configs: &Value) -> Vec<Value> {
-    let Some(configs) = configs.as_array() else {
-        return Vec::new();
-    };
+/// The MCP configs with their credentials opened, for the agent only (`authCredentials` in
+/// place of the sealed form; a seal that does not open leaves them out).
+fn open_mcp_configs(secrets: &SecretBox, configs: &[McpServer]) -> Vec<Value> {
     configs
         .iter()
         .map(|config| {
-            let mut config = config.clone();
-            if let Some(sealed) = config
-                .get("authCredentialsSealed")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-            {
-                let opened = secrets
-                    .open(&sealed)
-                    .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
-                if let Some(object) = config.as_object_mut() {
-                    object.remove("authCredentialsSealed");
-                    if let Some(credentials) = opened {
-                        object.insert("authCredentials".into(), credentials);
-                    }
-                }
+            let opened = config
+                .auth_credentials_sealed
+                .as_ref()
+                .and_then(|sealed| secrets.open(&sealed.0))
+                .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
+            let mut value = json!({
+                "serverName": config.server_name,
+                "serverUrl": config.server_url,
+                "authType": config.auth_type,
+                "enabled": config.enabled,
+            });
+            if let Some(credentials) = opened {
+                value["authCredentials"] = credentials;
             }
-            config
+            value
         })
         .collect()
 }

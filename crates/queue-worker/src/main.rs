@@ -1,5 +1,4 @@
 use agentq_queue_worker::settings::Settings;
-use tokio_util::sync::CancellationToken;
 
 fn main() -> anyhow::Result<()> {
     // the agent guard is this same program, started by a worker for each command agent
@@ -16,30 +15,10 @@ fn main() -> anyhow::Result<()> {
 async fn serve() -> anyhow::Result<()> {
     let _traces = agentq_telemetry::init("queue-worker");
     let settings = Settings::from_env()?;
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: running jobs get the grace period, then go back to the queue");
-        signal.cancel();
-    });
+    let shutdown = agentq_telemetry::shutdown_on_signal(
+        "running jobs get the grace period, then go back to the queue",
+    );
     let report = agentq_queue_worker::run(settings, shutdown).await?;
     tracing::info!(?report, "queue-worker stopped");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let ctrl_c = tokio::signal::ctrl_c();
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
-        }
-    }
 }

@@ -5,7 +5,7 @@
 -- Returns: 'cancelled', 'requested' (active), 'finished' (completed/failed/cancelled) or 'missing'
 local id = ARGV[2]
 local key = ARGV[1] .. 'job:' .. id
-local h = redis.call('HMGET', key, 'state', 'project', 'task')
+local h = redis.call('HMGET', key, 'state', 'project', 'task', 'trace')
 local state = h[1]
 if not state then return 'missing' end
 if state == 'waiting' or state == 'delayed' then
@@ -14,8 +14,14 @@ if state == 'waiting' or state == 'delayed' then
   redis.call('ZREM', state == 'waiting' and KEYS[1] or KEYS[2], id)
   redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now)
   redis.call('ZADD', KEYS[3], now, id)
-  redis.call('XADD', KEYS[4], '*', 'event', 'agent_job_cancelled', 'job', id,
-    'project', h[2], 'task', h[3])
+  -- like every lifecycle event, it carries the job's trace when it has one
+  if h[4] and h[4] ~= '' then
+    redis.call('XADD', KEYS[4], '*', 'event', 'agent_job_cancelled', 'job', id,
+      'project', h[2] or '', 'task', h[3] or '', 'trace', h[4])
+  else
+    redis.call('XADD', KEYS[4], '*', 'event', 'agent_job_cancelled', 'job', id,
+      'project', h[2] or '', 'task', h[3] or '')
+  end
   return 'cancelled'
 end
 if state == 'active' then

@@ -4,6 +4,7 @@
 //! rendered by `/metrics`.
 
 mod server;
+mod signal;
 mod trace;
 
 use std::sync::OnceLock;
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use server::serve_health_and_metrics;
+pub use signal::shutdown_on_signal;
 pub use trace::{TraceGuard, continue_trace, traceparent};
 
 /// Installs the process's log subscriber, and the trace exporter when

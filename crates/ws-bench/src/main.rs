@@ -134,8 +134,13 @@ async fn run(n: usize, o: &Options) -> Value {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let binary = std::env::var("AGENTQ_BROADCASTER_BIN")
-        .unwrap_or_else(|_| "target/release/events-broadcaster".into());
+    // the broadcaster built beside this binary, wherever cargo put them both
+    let binary = std::env::var("AGENTQ_BROADCASTER_BIN").unwrap_or_else(|_| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join("events-broadcaster")))
+            .map_or_else(|| "events-broadcaster".into(), |p| p.display().to_string())
+    });
     let mut child = std::process::Command::new(binary)
         .env("REDIS_URL", &redis_url)
         .env("DATABASE_URL", &database_url)

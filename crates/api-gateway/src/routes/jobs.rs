@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use agentq_domain::hosts::HostPolicy;
+use agentq_domain::payload::{JobPayload, McpServer, SealedCredentials};
 use agentq_domain::{JobId, JobRequest, JobState, QueueJobRequest};
 use agentq_queue::{CancelOutcome, NewJob, RetryOutcome};
 use agentq_store::{JobFilter, JobRecord, NewJobRecord, Scope};
@@ -298,36 +299,41 @@ fn job_data(
     task: &agentq_store::Task,
     user: agentq_domain::UserId,
 ) -> Result<Value, ApiError> {
-    let mut configs = Vec::with_capacity(request.mcp_configs.len());
+    let failed =
+        |e: &dyn std::fmt::Display| ApiError::internal("Failed to queue job", e.to_string());
+    let mut mcp_configs = Vec::with_capacity(request.mcp_configs.len());
     for config in &request.mcp_configs {
-        let mut value = json!({
-            "serverName": config.server_name,
-            "serverUrl": config.server_url,
-            "authType": config.auth_type,
-            "enabled": config.enabled,
+        let sealed = match &config.auth_credentials {
+            None => None,
+            Some(credentials) => {
+                let plain = serde_json::to_vec(credentials).map_err(|e| failed(&e))?;
+                let sealed = state
+                    .secrets
+                    .seal(&plain)
+                    .ok_or_else(|| failed(&"encryption failed"))?;
+                Some(SealedCredentials(sealed))
+            }
+        };
+        mcp_configs.push(McpServer {
+            server_name: config.server_name.clone(),
+            server_url: config.server_url.clone(),
+            auth_type: config.auth_type,
+            enabled: config.enabled,
+            auth_credentials_sealed: sealed,
         });
-        if let Some(credentials) = &config.auth_credentials {
-            let plain = serde_json::to_vec(credentials)
-                .map_err(|e| ApiError::internal("Failed to queue job", e))?;
-            let sealed = state
-                .secrets
-                .seal(&plain)
-                .ok_or_else(|| ApiError::internal("Failed to queue job", "encryption failed"))?;
-            value["authCredentialsSealed"] = json!(sealed);
-        }
-        configs.push(value);
     }
-    Ok(json!({
-        "taskId": request.task_id.get(),
-        "taskCode": task.code,
-        "agentId": request.agent_id.get(),
-        "projectId": task.project.get(),
-        "userId": user.get(),
-        "priority": request.priority().as_str(),
-        "metadata": request.metadata,
-        "context": request.context,
-        "mcpConfigs": configs,
-    }))
+    let payload = JobPayload {
+        task_id: request.task_id,
+        task_code: task.code.clone(),
+        agent_id: request.agent_id,
+        project_id: task.project,
+        user_id: Some(user),
+        priority: Some(request.priority()),
+        metadata: serde_json::to_value(&request.metadata).map_err(|e| failed(&e))?,
+        context: serde_json::to_value(&request.context).map_err(|e| failed(&e))?,
+        mcp_configs,
+    };
+    serde_json::to_value(&payload).map_err(|e| failed(&e))
 }
 
 /// A row whose enqueue failed ends cancelled, so it is neither shown as waiting forever nor

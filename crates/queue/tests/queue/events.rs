@@ -226,3 +226,35 @@ async fn an_agents_slots_are_shared_by_all_jobs_and_expire() {
             .expect("expired slots are free")
     );
 }
+
+#[tokio::test]
+async fn every_lifecycle_event_of_a_traced_job_carries_its_trace() {
+    let mut config = config();
+    config.max_attempts = 1;
+    let queue = queue_with(config);
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let traced = |payload: &str| {
+        let mut job = NewJob::new(payload);
+        job.trace = Some(trace.to_owned());
+        job
+    };
+    // one job cancelled while it waits, one failed for good and then retried by hand
+    let waiting = add(&queue, traced("a")).await;
+    queue.cancel(&waiting).await.expect("cancel");
+    let failing = add(&queue, traced("b")).await;
+    let leased = lease(&queue, "w", 1).await;
+    assert!(finish(&queue, &leased[0], Outcome::FailedForGood("no".into())).await);
+    queue.retry(&failing).await.expect("retry");
+    let events = all_events(&queue).await;
+    assert!(events.len() >= 6, "{events:?}");
+    for event in &events {
+        assert_eq!(event.field("trace"), Some(trace), "{event:?}");
+    }
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&JobEventKind::Cancelled), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == JobEventKind::Queued).count(),
+        3,
+        "two new, one retried by hand: {kinds:?}"
+    );
+}
