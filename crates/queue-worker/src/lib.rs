@@ -57,7 +57,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         db: db.clone(),
         secrets: SecretBox::new(&settings.secret_key),
         http: http::HttpAgents::new(&settings.agents),
-        work_dir,
+        work_dir: work_dir.clone(),
         agents: settings.agents.clone(),
         skip_agents: settings.skip_agents,
     });
@@ -106,5 +106,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let _ = recorder.await;
     let _ = reconciler.await;
     let _ = sampler.await;
+    // every job's directory is gone with its run; the worker's own goes at a clean stop
+    if let Err(err) = std::fs::remove_dir_all(&work_dir) {
+        tracing::warn!(dir = %work_dir.display(), error = %err, "cannot remove the worker's directory");
+    }
     Ok(report)
 }

@@ -129,8 +129,11 @@ async fn an_agent_sees_a_clean_environment_and_a_private_directory() {
     let id = h.submit(&agent).await;
     h.wait_for_row(&id, JobState::Completed, Duration::from_secs(30))
         .await;
-    let _ = child.kill();
+    signal(child.id(), "TERM");
     let _ = child.wait();
+    // a clean stop leaves nothing under the work root
+    let left: Vec<_> = std::fs::read_dir(&work).expect("work root").collect();
+    assert!(left.is_empty(), "{left:?}");
     let logs = h.queue.logs(&id).await.expect("logs");
     let output = logs.join("\n");
     for secret in [
