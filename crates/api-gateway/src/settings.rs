@@ -151,7 +151,9 @@ impl Settings {
             database_url: Secret::new(parse("DATABASE_URL", "sqlite://./data/agentq.db?mode=rwc")?),
             queue: parse("AGENTQ_QUEUE", "agent-execution")?,
             attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?)
-                .map_err(|_| bad("AGENTQ_ATTEMPTS", "too large"))?,
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| bad("AGENTQ_ATTEMPTS", "expected 1 to 1000"))?,
             concurrency: u32::try_from(number("AGENTQ_CONCURRENCY", 5)?)
                 .map_err(|_| bad("AGENTQ_CONCURRENCY", "too large"))?,
             lock_duration_ms: number("AGENTQ_LOCK_DURATION_MS", 30_000)?,
@@ -253,6 +255,7 @@ mod tests {
         };
         assert_eq!(with(("AGENTQ_API_ADDR", "nowhere")), "AGENTQ_API_ADDR");
         assert_eq!(with(("AGENTQ_ATTEMPTS", "-1")), "AGENTQ_ATTEMPTS");
+        assert_eq!(with(("AGENTQ_ATTEMPTS", "0")), "AGENTQ_ATTEMPTS");
         assert_eq!(with(("AGENTQ_SECRET_KEY", "c2hvcnQ=")), "AGENTQ_SECRET_KEY");
         assert_eq!(with(("AGENTQ_ADMIN_EMAIL", "a@b.c")), "AGENTQ_ADMIN_EMAIL");
     }

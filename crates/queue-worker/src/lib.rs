@@ -8,6 +8,7 @@ pub mod observe;
 pub mod output;
 pub mod reconciler;
 pub mod recorder;
+pub mod retention;
 pub mod settings;
 pub mod workdir;
 
@@ -77,6 +78,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         settings.reconcile,
         shutdown.clone(),
     ));
+    let retention = tokio::spawn(retention::run_retention(
+        queue.clone(),
+        ctx.db.clone(),
+        settings.worker_id.clone(),
+        settings.retention,
+        shutdown.clone(),
+    ));
     let mut options = WorkerOptions::new(settings.worker_id.clone(), settings.concurrency);
     options.shutdown_grace = settings.shutdown_grace;
     tracing::info!(worker = %settings.worker_id, concurrency = settings.concurrency, "queue-worker running");
@@ -105,6 +113,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     .await;
     let _ = recorder.await;
     let _ = reconciler.await;
+    let _ = retention.await;
     let _ = sampler.await;
     // every job's directory is gone with its run; the worker's own goes at a clean stop
     if let Err(err) = std::fs::remove_dir_all(&work_dir) {

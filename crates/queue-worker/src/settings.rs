@@ -28,6 +28,9 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
     pub reconcile: crate::reconciler::ReconcileOptions,
+    /// `AGENTQ_RETENTION_DAYS` (30; `off` keeps every row) and `AGENTQ_RETENTION_EVERY_MS`
+    /// (3600000): finished jobs older than that leave SQL.
+    pub retention: crate::retention::RetentionOptions,
     /// How agents are run and what they may produce.
     pub agents: AgentSettings,
 }
@@ -194,7 +197,11 @@ impl Settings {
                 .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
             concurrency: usize::try_from(number("AGENTQ_CONCURRENCY", 5)?.max(1))?,
             lease: Duration::from_millis(number("AGENTQ_LOCK_DURATION_MS", 30_000)?.max(100)),
-            attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?.max(1))?,
+            // the gateway's rule, so that both read the same value the same way
+            attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| anyhow::anyhow!("AGENTQ_ATTEMPTS: expected 1 to 1000"))?,
             backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
             shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
             secret_key,
@@ -210,7 +217,70 @@ impl Settings {
                 every: Duration::from_millis(number("AGENTQ_RECONCILE_EVERY_MS", 30_000)?.max(100)),
                 grace: Duration::from_millis(number("AGENTQ_RECONCILE_GRACE_MS", 60_000)?),
             },
+            retention: crate::retention::RetentionOptions {
+                days: match get("AGENTQ_RETENTION_DAYS").as_deref() {
+                    Some("off") => None,
+                    Some(days) => {
+                        Some(days.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "AGENTQ_RETENTION_DAYS: expected whole days ≥ 1, or off"
+                            )
+                        })?)
+                    }
+                    None => Some(30),
+                },
+                every: Duration::from_millis(
+                    number("AGENTQ_RETENTION_EVERY_MS", 3_600_000)?.max(100),
+                ),
+            },
             agents: AgentSettings::from_lookup(&get)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let mut all: std::collections::HashMap<String, String> = [
+            (
+                "AGENTQ_SECRET_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("AGENTQ_AGENT_GUARD", "/bin/true"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Settings::from_lookup(|name| all.get(name).cloned())
+    }
+
+    #[test]
+    fn zero_attempts_is_refused_by_name_as_the_gateway_does() {
+        let err = settings(&[("AGENTQ_ATTEMPTS", "0")]).expect_err("refused");
+        assert!(err.to_string().starts_with("AGENTQ_ATTEMPTS"), "{err}");
+        assert_eq!(settings(&[]).expect("defaults").attempts, 3);
+    }
+
+    #[test]
+    fn agents_get_the_allow_list_and_never_a_service_variable() {
+        let agents = settings(&[
+            ("PATH", "/usr/bin"),
+            ("DATABASE_URL", "mysql://secret"),
+            ("AGENTQ_JWT_SECRET", "secret"),
+            ("LANG", "C.UTF-8"),
+            ("EXTRA_TOOL_HOME", "/opt/tool"),
+            ("AGENTQ_AGENT_ENV", "EXTRA_TOOL_HOME"),
+        ])
+        .expect("settings")
+        .agents;
+        let names: Vec<&str> = agents.passed_env.keys().map(String::as_str).collect();
+        assert_eq!(names, ["EXTRA_TOOL_HOME", "LANG", "PATH"]);
+        for secret in ["DATABASE_URL", "REDIS_URL", "AGENTQ_SECRET_KEY"] {
+            let err = settings(&[("AGENTQ_AGENT_ENV", secret)]).expect_err("refused");
+            assert!(err.to_string().contains("AGENTQ_AGENT_ENV"), "{err}");
+        }
     }
 }

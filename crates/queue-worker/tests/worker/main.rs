@@ -10,3 +10,4 @@ mod http;
 mod observe;
 mod reconciler;
 mod recorder;
+mod retention;
