@@ -74,6 +74,22 @@ impl ApiError {
         }
     }
 
+    /// A 500 whose logged cause is `err` with its whole chain of sources (each one that adds
+    /// to the text before it), so that the log says why, not only what.
+    pub fn internal_error(context: &'static str, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut cause = err.to_string();
+        let mut source = err.source();
+        while let Some(inner) = source {
+            let text = inner.to_string();
+            if !cause.contains(&text) {
+                cause.push_str(": ");
+                cause.push_str(&text);
+            }
+            source = inner.source();
+        }
+        Self::Internal { context, cause }
+    }
+
     fn body(&self) -> Value {
         match self {
             Self::Validation(errors) => {
@@ -138,7 +154,7 @@ impl From<agentq_queue::QueueError> for ApiError {
         if err.is_connection_error() || matches!(err, agentq_queue::QueueError::Batch(_)) {
             Self::QueueUnavailable(err.to_string())
         } else {
-            Self::internal("Queue error", err)
+            Self::internal_error("Queue error", &err)
         }
     }
 }
@@ -153,7 +169,35 @@ impl From<agentq_store::StoreError> for ApiError {
                 details: Some(what),
             },
             StoreError::TooLarge { .. } => Self::PayloadTooLarge,
-            other => Self::internal("Database error", other),
+            other => Self::internal_error("Database error", &other),
         }
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the socket closed")]
+    struct Socket;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("query failed")]
+    struct Query(#[source] Socket);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database: {0}")]
+    struct Store(#[source] Query);
+
+    #[test]
+    fn a_500_logs_every_cause_once_and_shows_none() {
+        let err = ApiError::internal_error("Database error", &Store(Query(Socket)));
+        let ApiError::Internal { context, cause } = &err else {
+            panic!("not a 500: {err:?}");
+        };
+        assert_eq!(*context, "Database error");
+        assert_eq!(cause, "database: query failed: the socket closed");
+        assert_eq!(err.body(), json!({"error": "Database error"}));
     }
 }

@@ -23,7 +23,7 @@ pub enum StoreError {
     #[error("invalid stored data: {0}")]
     InvalidData(String),
     #[error("database: {0}")]
-    Db(DbErr),
+    Db(#[source] DbErr),
 }
 
 impl From<DbErr> for StoreError {
