@@ -5,7 +5,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ParseError;
+use crate::{JobState, ParseError};
+
+/// A job's result as the queue holds it (JSON text by convention) as a JSON value: the JSON
+/// itself, or the text as a string when an agent's result is not JSON.
+pub fn result_value(raw: &str) -> serde_json::Value {
+    serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "&'static str", try_from = "String")]
@@ -36,6 +42,20 @@ impl JobEventKind {
         Self::Retrying,
         Self::Log,
     ];
+
+    /// The state a job is in once this event happened; `None` for output lines, which say
+    /// nothing of it. The one mapping the recorder and the broadcasters share.
+    pub fn resulting_state(self) -> Option<JobState> {
+        match self {
+            Self::Queued => Some(JobState::Waiting),
+            Self::Started | Self::Progress => Some(JobState::Active),
+            Self::Completed => Some(JobState::Completed),
+            Self::Failed => Some(JobState::Failed),
+            Self::Cancelled => Some(JobState::Cancelled),
+            Self::Retrying => Some(JobState::Delayed),
+            Self::Log => None,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -108,5 +128,40 @@ mod tests {
             assert_eq!(serde_json::from_str::<JobEventKind>(&json).ok(), Some(kind));
         }
         assert!("agent_job_exploded".parse::<JobEventKind>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    #[test]
+    fn every_event_but_output_says_what_state_the_job_is_in() {
+        let states: Vec<_> = JobEventKind::ALL
+            .iter()
+            .map(|kind| kind.resulting_state().map(JobState::as_str))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                Some("waiting"),
+                Some("active"),
+                Some("active"),
+                Some("completed"),
+                Some("failed"),
+                Some("cancelled"),
+                Some("delayed"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn a_result_is_its_json_or_else_its_text() {
+        assert_eq!(result_value(r#"{"ok":1}"#), serde_json::json!({"ok": 1}));
+        assert_eq!(
+            result_value("plain words"),
+            serde_json::json!("plain words")
+        );
     }
 }

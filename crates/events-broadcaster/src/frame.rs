@@ -83,49 +83,42 @@ pub fn event_data(event: &QueueEvent) -> String {
     data.insert("projectId".into(), event.project.map(|p| p.get()).into());
     let number = |name| event.number(name).map_or(Value::Null, Value::from);
     let text = |name| event.field(name).map_or(Value::Null, Value::from);
-    let status = match event.kind {
+    match event.kind {
         JobEventKind::Queued => {
             data.insert("reason".into(), text("reason"));
-            Some("waiting")
         }
         JobEventKind::Started => {
             data.insert("attempt".into(), number("attempt"));
-            Some("active")
         }
         JobEventKind::Progress => {
             data.insert("progress".into(), number("progress"));
-            Some("active")
         }
         JobEventKind::Completed => {
-            let result = event.field("result").map_or(Value::Null, |r| {
-                serde_json::from_str(r).unwrap_or_else(|_| Value::String(r.into()))
-            });
+            let result = event
+                .field("result")
+                .map_or(Value::Null, agentq_domain::event::result_value);
             data.insert("result".into(), result);
             data.insert("executionTimeMs".into(), number("duration_ms"));
-            Some("completed")
         }
         JobEventKind::Failed => {
             data.insert("error".into(), text("error"));
             data.insert("attemptsMade".into(), number("attempts_made"));
-            Some("failed")
         }
         JobEventKind::Retrying => {
             data.insert("error".into(), text("error"));
             data.insert("attemptsMade".into(), number("attempts_made"));
             data.insert("delayMs".into(), number("delay_ms"));
-            Some("delayed")
         }
-        JobEventKind::Cancelled => Some("cancelled"),
+        JobEventKind::Cancelled => {}
         JobEventKind::Log => {
             let lines: Vec<&str> = event
                 .field("lines")
                 .map_or(Vec::new(), |l| l.lines().collect());
             data.insert("lines".into(), lines.into());
-            None
         }
-    };
-    if let Some(status) = status {
-        data.insert("status".into(), status.into());
+    }
+    if let Some(state) = event.kind.resulting_state() {
+        data.insert("status".into(), state.as_str().into());
     }
     // the trace of the request that queued the job, for dashboards that link to traces
     if let Some(trace) = event.field("trace") {

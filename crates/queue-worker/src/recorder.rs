@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use agentq_domain::bounded;
-use agentq_domain::{Backoff, JobEventKind, JobId, JobState};
+use agentq_domain::{Backoff, JobEventKind, JobId};
 use agentq_queue::{Queue, QueueEvent, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobTransition, StoreError, TransitionOutcome};
 use tokio_util::sync::CancellationToken;
@@ -35,22 +35,24 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
         .map(agentq_store::from_millis);
     let attempts = |name| event.number(name).and_then(|n| u32::try_from(n).ok());
     let error = || event.field("error").map(bounded::error_text);
+    // the state comes from the one mapping the broadcasters use too; each kind adds its fields
+    let state = JobTransition {
+        status: Some(event.kind.resulting_state()?),
+        ..JobTransition::default()
+    };
     let change = match event.kind {
-        JobEventKind::Queued => JobTransition {
-            status: Some(JobState::Waiting),
-            ..JobTransition::default()
-        },
+        JobEventKind::Queued => state,
+        // output lines change no row (no state: returned above)
+        JobEventKind::Log => return None,
         JobEventKind::Started => JobTransition {
-            status: Some(JobState::Active),
             started_at: at,
-            ..JobTransition::default()
+            ..state
         },
         JobEventKind::Progress => JobTransition {
             progress: event.number("progress").and_then(|p| u8::try_from(p).ok()),
-            ..JobTransition::default()
+            ..state
         },
         JobEventKind::Completed => JobTransition {
-            status: Some(JobState::Completed),
             completed_at: at,
             progress: Some(100),
             attempts_made: attempts("attempt"),
@@ -58,28 +60,24 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
             execution_time_ms: event
                 .number("duration_ms")
                 .and_then(|d| i64::try_from(d).ok()),
-            ..JobTransition::default()
+            ..state
         },
         JobEventKind::Retrying => JobTransition {
-            status: Some(JobState::Delayed),
             attempts_made: attempts("attempts_made"),
             last_error: error(),
-            ..JobTransition::default()
+            ..state
         },
         JobEventKind::Failed => JobTransition {
-            status: Some(JobState::Failed),
             completed_at: at,
             attempts_made: attempts("attempts_made"),
             last_error: error().map(|e| e.lines().next().unwrap_or_default().to_owned()),
             error_stack: error().filter(|e| e.contains('\n')),
-            ..JobTransition::default()
+            ..state
         },
         JobEventKind::Cancelled => JobTransition {
-            status: Some(JobState::Cancelled),
             completed_at: at,
-            ..JobTransition::default()
+            ..state
         },
-        JobEventKind::Log => return None,
     };
     Some(change)
 }
@@ -88,7 +86,7 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
 /// JSON, or the text itself when it is not JSON; a stand-in when it is over the store's limit.
 pub fn stored_result(raw: &str) -> serde_json::Value {
     let raw = bounded::result_json(raw.to_owned(), agentq_store::MAX_JOB_DATA_BYTES / 2);
-    serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
+    agentq_domain::event::result_value(&raw)
 }
 
 /// What became of one change.

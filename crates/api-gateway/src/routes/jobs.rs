@@ -367,7 +367,7 @@ fn job_view(record: &JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Val
         .or(record.completed_at.map(iso));
     let result = record.result.clone().or_else(|| {
         live.and_then(|l| l.result.as_deref())
-            .map(|r| serde_json::from_str(r).unwrap_or_else(|_| json!(r)))
+            .map(agentq_domain::event::result_value)
     });
     let error = record
         .last_error
