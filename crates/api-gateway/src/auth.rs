@@ -45,16 +45,6 @@ impl std::ops::Deref for Caller {
     }
 }
 
-impl Caller {
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("Admin access required"))
-        }
-    }
-}
-
 /// The bearer token of a request, from `Authorization: Bearer <token>`.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let header = req.headers().get("authorization")?.to_str().ok()?;

@@ -1,5 +1,5 @@
 //! Reading a JSON request body: the content type must be JSON and the size under the limit,
-//! each with the seed's error body. Parsing is left to the caller's own validation.
+//! each with the seed's error body; then serde's and garde's complaints in zod's format.
 
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// The raw bytes of a JSON body.
 pub async fn json_bytes(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: actix_web::dev::Payload,
     state: &AppState,
 ) -> Result<web::Bytes, ApiError> {
     let content_type = req
@@ -47,13 +47,8 @@ pub async fn json_bytes(
 }
 
 /// A JSON body as `T`, with serde's complaint as a validation error at its path.
-pub async fn json_body<T: DeserializeOwned>(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-) -> Result<T, ApiError> {
-    let bytes = json_bytes(req, payload, state).await?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::Validation(ValidationErrors::whole_body("Invalid JSON")))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err

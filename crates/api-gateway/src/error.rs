@@ -3,8 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use agentq_api_types::ErrorBody;
 use agentq_domain::ValidationErrors;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,6 +21,10 @@ pub enum ApiError {
     /// 403: authenticated but not allowed (admin-only routes).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// 403: a URL names a host that `AGENTQ_AGENT_HOSTS` does not let agents reach; zod-format
+    /// details say which. The request is well formed; the answer is the operator's policy.
+    #[error("host not allowed: {0}")]
+    HostNotAllowed(ValidationErrors),
     /// 404 with the seed's message and optional details. Also what a caller gets for another
     /// project's data: it must not learn that it exists.
     #[error("not found: {message}")]
@@ -90,27 +95,31 @@ impl ApiError {
         Self::Internal { context, cause }
     }
 
-    fn body(&self) -> Value {
+    fn body(&self) -> ErrorBody {
         match self {
             Self::Validation(errors) => {
-                json!({"error": "Validation failed", "details": errors.to_zod_format()})
+                ErrorBody::with_details("Validation failed", errors.to_zod_format())
             }
-            Self::BadRequest(message) => json!({"error": "Bad request", "details": message}),
-            Self::Unauthorized(message) | Self::Forbidden(message) => json!({"error": message}),
-            Self::NotFound { message, details } => match details {
-                Some(details) => json!({"error": message, "details": details}),
-                None => json!({"error": message}),
+            Self::BadRequest(message) => {
+                ErrorBody::with_details("Bad request", Value::String(message.clone()))
+            }
+            Self::Unauthorized(message) | Self::Forbidden(message) => ErrorBody::new(*message),
+            Self::HostNotAllowed(errors) => {
+                ErrorBody::with_details("Host not allowed", errors.to_zod_format())
+            }
+            Self::NotFound { message, details } => ErrorBody {
+                error: (*message).to_owned(),
+                details: details.map(|d| Value::String(d.to_owned())),
             },
-            Self::Conflict(message) => json!({"error": message}),
-            Self::PayloadTooLarge => json!({"error": "Payload too large"}),
-            Self::UnsupportedMediaType => {
-                json!({"error": "Validation failed", "details": {"_errors": ["Content-Type must be application/json"]}})
-            }
-            Self::TooManyRequests => json!({"error": "Too many requests, try again later"}),
-            Self::QueueUnavailable(_) => {
-                json!({"error": "Agent execution service not initialized"})
-            }
-            Self::Internal { context, .. } => json!({"error": context}),
+            Self::Conflict(message) => ErrorBody::new(message.clone()),
+            Self::PayloadTooLarge => ErrorBody::new("Payload too large"),
+            Self::UnsupportedMediaType => ErrorBody::with_details(
+                "Validation failed",
+                serde_json::json!({"_errors": ["Content-Type must be application/json"]}),
+            ),
+            Self::TooManyRequests => ErrorBody::new("Too many requests, try again later"),
+            Self::QueueUnavailable(_) => ErrorBody::new("Agent execution service not initialized"),
+            Self::Internal { context, .. } => ErrorBody::new(*context),
         }
     }
 }
@@ -120,7 +129,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::HostNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -198,6 +207,6 @@ mod chain_tests {
         };
         assert_eq!(*context, "Database error");
         assert_eq!(cause, "database: query failed: the socket closed");
-        assert_eq!(err.body(), json!({"error": "Database error"}));
+        assert_eq!(err.body(), ErrorBody::new("Database error"));
     }
 }

@@ -8,10 +8,12 @@ pub mod bootstrap;
 pub mod cli;
 pub mod client_addr;
 pub mod error;
+pub mod extract;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod time;
 
 use std::net::TcpListener;
 use std::time::Instant;
@@ -19,8 +21,8 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use agentq_api_types::ErrorBody;
 use agentq_queue::{Queue, QueueConfig, Redis};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Identities, Jwt};
@@ -63,7 +65,7 @@ pub async fn run(
             .app_data(handle.clone())
             .configure(routes::configure)
             .default_service(web::to(|| async {
-                HttpResponse::NotFound().json(json!({"error": "Not found"}))
+                HttpResponse::NotFound().json(ErrorBody::new("Not found"))
             }))
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 with_dev_details(development, req, next)
@@ -128,7 +130,7 @@ async fn with_dev_details(
     Ok(match cause {
         Some(cause) => res.into_response(
             HttpResponse::InternalServerError()
-                .json(json!({"error": cause.context, "details": cause.cause})),
+                .json(ErrorBody::with_details(cause.context, cause.cause.into())),
         ),
         None => res,
     })

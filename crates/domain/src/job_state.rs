@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ParseError;
 
 /// Where a job is. The names are the seed's `agent_jobs.status` enum values.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {

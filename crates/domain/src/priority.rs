@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ParseError;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]

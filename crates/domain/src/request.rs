@@ -16,61 +16,84 @@ use crate::{AgentId, Priority, TaskId};
 /// 2^53 − 1: the largest integer a JavaScript client (and zod's `int()`) handles exactly.
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
-/// The request as it arrives, before its values are checked.
+/// The request as it arrives, before its values are checked: the seed's zod schema, enforced
+/// exactly (integers are JSON numbers, optional fields may be absent but not `null`, unknown
+/// keys are ignored). Its OpenAPI schema is derived from this type, beside its rules.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueJobRequest {
     #[garde(custom(positive_integer("Task ID must be a positive integer")))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 9_007_199_254_740_991_i64))]
     pub task_id: Number,
     #[garde(custom(positive_integer("Agent ID must be a positive integer")))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1, maximum = 9_007_199_254_740_991_i64))]
     pub agent_id: Number,
     #[serde(default, deserialize_with = "present")]
     #[garde(dive)]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub metadata: Option<MetadataInput>,
     #[serde(default, deserialize_with = "present")]
     #[garde(dive)]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub context: Option<ContextInput>,
     #[serde(default, deserialize_with = "present")]
     #[garde(dive)]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub mcp_configs: Option<Vec<McpConfig>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = JobMetadata))]
 #[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct MetadataInput {
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub priority: Option<Priority>,
     #[serde(default, deserialize_with = "present")]
     #[garde(custom(positive_number))]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, exclusive_minimum = 0))]
     pub estimated_hours: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     #[garde(custom(optional_non_negative_integer))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, nullable = false, minimum = 0, maximum = 9_007_199_254_740_991_i64))]
     pub retry_count: Option<Number>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = JobContext))]
 #[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextInput {
     #[serde(default, deserialize_with = "present")]
     #[garde(custom(integer_list))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = safe_integer_list))]
     pub dependencies: Option<Vec<Number>>,
     #[serde(default, deserialize_with = "present")]
     #[garde(custom(integer_list))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = safe_integer_list))]
     pub related_tasks: Option<Vec<Number>>,
     #[serde(default, deserialize_with = "present")]
     #[garde(custom(integer_list))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = safe_integer_list))]
     pub memory_ids: Option<Vec<Number>>,
 }
 
 /// An MCP server the agent may use. `auth_credentials` is a secret: it is encrypted before it
 /// is stored and never shown back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct McpConfig {
     #[garde(skip)]
     pub server_name: String,
     #[garde(url)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]")
+    )]
     pub server_url: String,
     #[garde(skip)]
     pub auth_type: AuthType,
@@ -80,11 +103,13 @@ pub struct McpConfig {
         skip_serializing_if = "Option::is_none"
     )]
     #[garde(skip)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object, nullable = false))]
     pub auth_credentials: Option<Map<String, Value>>,
     #[garde(skip)]
     pub enabled: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthType {
@@ -187,8 +212,9 @@ impl QueueJobRequest {
     }
 }
 
-/// An optional field that, when present, must not be `null` (zod's `.optional()`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+/// An optional field that, when present, must not be `null` (zod's `.optional()`); use with
+/// `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -196,10 +222,26 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-/// The integral value of a JSON number, if it has one within the safe range.
-fn integer(number: &Number) -> Option<i64> {
+/// The schema of a list of integers within JavaScript's safe range (what `integer_list` checks).
+#[cfg(feature = "openapi")]
+fn safe_integer_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let max = MAX_SAFE_INTEGER as f64;
+    let item = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(-max))
+        .maximum(Some(max));
+    ArrayBuilder::new().items(item).build()
+}
+
+/// The integral value of a JSON number (`3` or `3.0`, as JSON Schema and JavaScript see it),
+/// if it has one within the safe range.
+pub fn integer(number: &Number) -> Option<i64> {
     if let Some(v) = number.as_i64() {
-        return (v.abs() <= MAX_SAFE_INTEGER).then_some(v);
+        // not `abs()`: it overflows on i64::MIN
+        return (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER)
+            .contains(&v)
+            .then_some(v);
     }
     if number.is_u64() {
         return None;

@@ -1,27 +1,19 @@
 //! Login and users.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use agentq_store::{NewUser, Role};
-use garde::Validate;
-use serde::Deserialize;
-use serde_json::json;
+use actix_web::{HttpRequest, web};
+use agentq_api_types::accounts::{CreateUserRequest, LoginRequest, Role, Token, TokenType, User};
+use agentq_api_types::{Answer, ErrorBody};
+use agentq_store::NewUser;
 
-use crate::auth::{Caller, hash_password, verify_password};
-use crate::body::{check, json_body};
+use crate::auth::{hash_password, verify_password};
 use crate::error::ApiError;
+use crate::extract::{Admin, Created, Reply, Valid, created, ok};
 use crate::state::AppState;
+use crate::time::iso;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/auth/login", web::post().to(login))
-        .route("/api/users", web::post().to(create_user));
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Login {
-    #[garde(length(min = 1, max = 320))]
-    email: String,
-    #[garde(length(min = 1, max = 1024))]
-    password: String,
+    cfg.service(crate::routes::resource("/api/auth/login", "POST").route(web::post().to(login)))
+        .service(crate::routes::resource("/api/users", "POST").route(web::post().to(create_user)));
 }
 
 /// A valid argon2id hash of a random password: verified against when the email is unknown,
@@ -30,21 +22,19 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm90LWEtcmVhbC1zYWx0$6H
 
 #[utoipa::path(
     post, path = "/api/auth/login", tag = "accounts",
-    request_body = crate::openapi::LoginRequest,
+    request_body = LoginRequest,
     responses(
-        (status = 200, description = "A token", body = crate::openapi::TokenAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Invalid credentials", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Too many attempts for this address or email", body = crate::openapi::ErrorBody),
+        (status = 200, description = "A token", body = Answer<Token>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "Invalid credentials", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this address or email", body = ErrorBody),
     )
 )]
 pub(crate) async fn login(
     req: HttpRequest,
-    payload: web::Payload,
+    Valid(body): Valid<LoginRequest>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let body: Login = json_body(&req, payload, &state).await?;
-    check(&body)?;
+) -> Reply<Token> {
     let client = crate::client_addr::client_ip(&req, &state.settings.trusted_proxies)
         .map(crate::client_addr::limit_key)
         .unwrap_or_default();
@@ -72,75 +62,35 @@ pub(crate) async fn login(
     let expires_at = i64::try_from(issued.expires_at)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map(|t| crate::routes::jobs::iso(t.naive_utc()));
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": {"token": issued.token, "tokenType": "Bearer", "expiresAt": expires_at}
-    })))
-}
-
-#[derive(Debug, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-struct CreateUser {
-    #[garde(length(min = 3, max = 255), custom(email_shaped))]
-    email: String,
-    #[garde(length(min = 8, max = 1024))]
-    password: String,
-    #[garde(custom(one_of(&["admin", "member"])))]
-    role: String,
-}
-
-/// `local@domain`, no spaces: enough to catch typos; delivery is not our concern.
-fn email_shaped(email: &str, _: &()) -> garde::Result {
-    match email.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && domain.contains('.')
-                && !email.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(garde::Error::new("not a valid email address")),
-    }
-}
-
-pub(crate) fn one_of(
-    allowed: &'static [&'static str],
-) -> impl FnOnce(&String, &()) -> garde::Result {
-    move |value, _| {
-        if allowed.contains(&value.as_str()) {
-            Ok(())
-        } else {
-            Err(garde::Error::new(format!(
-                "expected one of {}",
-                allowed.join(", ")
-            )))
-        }
-    }
+        .map(|t| iso(t.naive_utc()));
+    ok(Answer::new(Token {
+        token: issued.token,
+        token_type: TokenType::Bearer,
+        expires_at,
+    }))
 }
 
 #[utoipa::path(
     post, path = "/api/users", tag = "accounts",
-    request_body = crate::openapi::CreateUserRequest,
+    request_body = CreateUserRequest,
     responses(
-        (status = 201, description = "Created", body = crate::openapi::UserAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The email is taken", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Created", body = Answer<User>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 409, description = "The email is taken", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn create_user(
-    req: HttpRequest,
-    payload: web::Payload,
+    _: Admin,
+    Valid(body): Valid<CreateUserRequest>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let body: CreateUser = json_body(&req, payload, &state).await?;
-    check(&body)?;
-    let role = Role::parse(&body.role).unwrap_or(Role::Member);
+) -> Created<User> {
+    let role = match body.role {
+        Role::Admin => agentq_store::Role::Admin,
+        Role::Member => agentq_store::Role::Member,
+    };
     let password = body.password;
     let password_hash = web::block(move || hash_password(&password))
         .await
@@ -154,8 +104,12 @@ pub(crate) async fn create_user(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "success": true,
-        "data": {"id": user.id.get(), "email": user.email, "role": user.role.as_str()}
-    })))
+    created(Answer::new(User {
+        id: user.id.get(),
+        role: match user.role {
+            agentq_store::Role::Admin => Role::Admin,
+            agentq_store::Role::Member => Role::Member,
+        },
+        email: user.email,
+    }))
 }

@@ -1,133 +1,111 @@
 //! Agents: admins define them; everyone signed in may list them (to pick one), but only
 //! admins see how they run (argv, endpoint, environment), which may hold secrets.
 
-use std::collections::BTreeMap;
-
-use actix_web::{HttpRequest, HttpResponse, web};
-use agentq_store::{Agent, AgentKind, NewAgent};
-use garde::Validate;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use actix_web::web;
+use agentq_api_types::agents::{Agent, AgentKind, CreateAgentRequest, DEFAULT_TIMEOUT_SECS};
+use agentq_api_types::{Answer, ErrorBody};
+use agentq_store::NewAgent;
 
 use crate::auth::Caller;
-use crate::body::{check, json_body};
 use crate::error::ApiError;
+use crate::extract::{Admin, Created, Reply, Valid, created, ok};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/agents", web::post().to(create_agent))
-        .route("/api/agents", web::get().to(list_agents));
-}
-
-/// 30 minutes, as DESIGN.md §7.
-const DEFAULT_TIMEOUT_SECS: u64 = 1800;
-
-#[derive(Debug, Deserialize, Validate)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateAgent {
-    #[garde(length(min = 1, max = 100))]
-    name: String,
-    #[garde(custom(crate::routes::accounts::one_of(&["command", "http"])))]
-    kind: String,
-    #[garde(inner(length(min = 1), inner(length(min = 1, max = 4096))))]
-    command: Option<Vec<String>>,
-    #[garde(inner(url, length(max = 2048)))]
-    endpoint_url: Option<String>,
-    #[garde(inner(range(min = 1, max = 7 * 24 * 3600)))]
-    timeout_secs: Option<u64>,
-    #[garde(inner(range(min = 1, max = 100_000)))]
-    max_concurrency: Option<u32>,
-    #[garde(skip)]
-    env: Option<BTreeMap<String, String>>,
+    cfg.service(
+        crate::routes::resource("/api/agents", "GET, POST")
+            .route(web::post().to(create_agent))
+            .route(web::get().to(list_agents)),
+    );
 }
 
 #[utoipa::path(
     post, path = "/api/agents", tag = "agents",
-    request_body = crate::openapi::CreateAgentRequest,
+    request_body = CreateAgentRequest,
     responses(
-        (status = 201, description = "Created", body = crate::openapi::AgentAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The name is taken", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Created", body = Answer<Agent>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required, or an endpointUrl whose host agents may not reach (AGENTQ_AGENT_HOSTS)", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn create_agent(
-    req: HttpRequest,
-    payload: web::Payload,
+    _: Admin,
+    Valid(body): Valid<CreateAgentRequest>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let body: CreateAgent = json_body(&req, payload, &state).await?;
-    check(&body)?;
-    let kind = match (body.kind.as_str(), body.command, body.endpoint_url) {
-        ("command", Some(argv), None) => AgentKind::Command(argv),
-        ("http", None, Some(url)) => {
-            if let Err(refused) = state.settings.agent_hosts.check_url(&url) {
-                return Err(ApiError::BadRequest(format!("endpointUrl: {refused}")));
+) -> Created<Agent> {
+    let (name, kind, limits) = match body {
+        CreateAgentRequest::Command(agent) => (
+            agent.name,
+            agentq_store::AgentKind::Command(agent.command),
+            (agent.timeout_secs, agent.max_concurrency, agent.env),
+        ),
+        CreateAgentRequest::Http(agent) => {
+            if let Err(refused) = state.settings.agent_hosts.check_url(&agent.endpoint_url) {
+                let issue = agentq_domain::validation::Issue {
+                    path: vec![agentq_domain::validation::PathSegment::Key(
+                        "endpointUrl".into(),
+                    )],
+                    message: refused.to_string(),
+                };
+                return Err(ApiError::HostNotAllowed(
+                    agentq_domain::ValidationErrors::new(vec![issue]),
+                ));
             }
-            AgentKind::Http(url)
-        }
-        _ => {
-            return Err(ApiError::BadRequest(
-                "a command agent needs `command` (argv) and no `endpointUrl`; an http agent the reverse".into(),
-            ));
+            (
+                agent.name,
+                agentq_store::AgentKind::Http(agent.endpoint_url),
+                (agent.timeout_secs, agent.max_concurrency, agent.env),
+            )
         }
     };
+    let (timeout_secs, max_concurrency, env) = limits;
     let agent = agentq_store::create_agent(
         &state.db,
         NewAgent {
-            name: body.name,
+            name,
             kind,
-            timeout_secs: body.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
-            max_concurrency: body.max_concurrency,
-            env: body.env.unwrap_or_default(),
+            timeout_secs: timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            max_concurrency,
+            env: env.unwrap_or_default(),
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({"success": true, "data": agent_json(&agent, true)})))
+    created(Answer::new(agent_view(agent, true)))
 }
 
 #[utoipa::path(
     get, path = "/api/agents", tag = "agents",
     responses(
-        (status = 200, description = "Every agent (details for admins)", body = crate::openapi::AgentList),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Every agent (details for admins)", body = Answer<Vec<Agent>>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list_agents(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_agents(state: web::Data<AppState>, caller: Caller) -> Reply<Vec<Agent>> {
     let agents = agentq_store::list_agents(&state.db).await?;
-    let data: Vec<_> = agents
-        .iter()
-        .map(|a| agent_json(a, caller.is_admin()))
+    let data = agents
+        .into_iter()
+        .map(|a| agent_view(a, caller.is_admin()))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"success": true, "data": data})))
+    ok(Answer::new(data))
 }
 
-fn agent_json(agent: &Agent, with_details: bool) -> Value {
-    let kind = match agent.kind {
-        AgentKind::Command(_) => "command",
-        AgentKind::Http(_) => "http",
+fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
+    let (kind, command, endpoint_url) = match agent.kind {
+        agentq_store::AgentKind::Command(argv) => (AgentKind::Command, Some(argv), None),
+        agentq_store::AgentKind::Http(url) => (AgentKind::Http, None, Some(url)),
     };
-    let mut value = json!({
-        "id": agent.id.get(),
-        "name": agent.name,
-        "kind": kind,
-        "timeoutSecs": agent.timeout_secs,
-        "maxConcurrency": agent.max_concurrency,
-    });
-    if with_details {
-        match &agent.kind {
-            AgentKind::Command(argv) => value["command"] = json!(argv),
-            AgentKind::Http(url) => value["endpointUrl"] = json!(url),
-        }
-        value["env"] = json!(agent.env);
+    Agent {
+        id: agent.id.get(),
+        name: agent.name,
+        kind,
+        timeout_secs: agent.timeout_secs,
+        max_concurrency: agent.max_concurrency,
+        command: command.filter(|_| with_details),
+        endpoint_url: endpoint_url.filter(|_| with_details),
+        env: with_details.then_some(agent.env),
     }
-    value
 }

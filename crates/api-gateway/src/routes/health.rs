@@ -1,42 +1,40 @@
 //! Liveness, readiness and Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
+use agentq_api_types::operations::{Health, Readiness, ReadinessChecks, Up};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(prometheus))
-        .route("/api/openapi.json", web::get().to(openapi));
+    use crate::routes::resource;
+    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(prometheus)))
+        .service(resource("/api/openapi.json", "GET").route(web::get().to(openapi)));
 }
 
 /// The process is up.
 #[utoipa::path(
     get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "The process is up", body = crate::openapi::Health))
+    responses((status = 200, description = "The process is up", body = Health))
 )]
-pub(crate) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+pub(crate) async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: Up::Ok })
 }
 
 /// Redis and the database both answer.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Redis and the database answer", body = crate::openapi::Readiness),
-        (status = 503, description = "One of them does not", body = crate::openapi::Readiness),
+        (status = 200, description = "Redis and the database answer", body = Readiness),
+        (status = 503, description = "One of them does not", body = Readiness),
     )
 )]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let redis = state.queue.counts().await.is_ok();
     let database = agentq_store::ping(&state.db).await.is_ok();
-    let body = json!({
-        "status": if redis && database { "ready" } else { "unavailable" },
-        "checks": {"redis": redis, "database": database},
-    });
+    let body = Readiness::of(ReadinessChecks { redis, database });
     if redis && database {
         HttpResponse::Ok().json(body)
     } else {

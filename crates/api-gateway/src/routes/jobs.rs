@@ -1,47 +1,40 @@
 //! The seed's agent-execution routes, plus retry, list and logs.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
+use agentq_api_types::jobs::{
+    Cancelled, DEFAULT_PAGE_SIZE, Job, JobCancelled, JobLogs, JobPage, JobRequeued, ListJobsQuery,
+    MAX_PAGE_SIZE, Queued, QueuedJob, Waiting,
+};
+use agentq_api_types::{Answer, ErrorBody, QueueJobRequest};
 use agentq_domain::hosts::HostPolicy;
 use agentq_domain::payload::{JobPayload, McpServer, SealedCredentials};
-use agentq_domain::{JobId, JobRequest, JobState, QueueJobRequest};
+use agentq_domain::{JobId, JobRequest, JobState};
 use agentq_queue::{CancelOutcome, NewJob, RetryOutcome};
 use agentq_store::{JobFilter, JobRecord, NewJobRecord, Scope};
-use chrono::{NaiveDateTime, SecondsFormat};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::auth::Caller;
-use crate::body::json_bytes;
 use crate::error::ApiError;
+use crate::extract::{Created, QueueBody, Reply, created, ok};
+use crate::routes::resource;
 use crate::state::AppState;
+use crate::time::{iso, iso_ms};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/agent-execution/queue", web::post().to(queue_job))
-        .route("/api/agent-execution/jobs", web::get().to(list_jobs))
-        .route("/api/agent-execution/jobs/{id}", web::get().to(job_status))
-        .route(
-            "/api/agent-execution/jobs/{id}/cancel",
-            web::post().to(cancel_job),
+    cfg.service(resource("/api/agent-execution/queue", "POST").route(web::post().to(queue_job)))
+        .service(resource("/api/agent-execution/jobs", "GET").route(web::get().to(list_jobs)))
+        .service(resource("/api/agent-execution/jobs/{id}", "GET").route(web::get().to(job_status)))
+        .service(
+            resource("/api/agent-execution/jobs/{id}/cancel", "POST")
+                .route(web::post().to(cancel_job)),
         )
-        .route(
-            "/api/agent-execution/jobs/{id}/retry",
-            web::post().to(retry_job),
+        .service(
+            resource("/api/agent-execution/jobs/{id}/retry", "POST")
+                .route(web::post().to(retry_job)),
         )
-        .route(
-            "/api/agent-execution/jobs/{id}/logs",
-            web::get().to(job_logs),
+        .service(
+            resource("/api/agent-execution/jobs/{id}/logs", "GET").route(web::get().to(job_logs)),
         );
-}
-
-/// ISO 8601 with milliseconds and `Z`, as JavaScript's `toISOString()`.
-pub fn iso(at: NaiveDateTime) -> String {
-    at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn iso_ms(ms: u64) -> Option<String> {
-    i64::try_from(ms)
-        .ok()
-        .map(|ms| iso(agentq_store::from_millis(ms)))
 }
 
 /// The job named by the path, if it exists and the caller may see it; otherwise `not_found()`
@@ -62,29 +55,28 @@ fn job_not_found() -> ApiError {
 
 #[utoipa::path(
     post, path = "/api/agent-execution/queue", tag = "jobs",
-    request_body = crate::openapi::QueueJobRequest,
+    request_body = QueueJobRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Names this submission (1 to 255 visible ASCII characters): the same key from the same caller within 24 h answers the first submission's job instead of queueing another, so a client may retry safely after a timeout."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Names this submission (1 to 255 visible ASCII characters): the same key from the same caller within 24 h answers the first submission's job instead of queueing another, so a client may retry safely after a timeout."),
     ),
     responses(
-        (status = 201, description = "Queued (or, for a repeated Idempotency-Key, the first submission's job)", body = crate::openapi::QueuedJobAnswer),
-        (status = 400, description = "Validation failed (zod format in details)", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = crate::openapi::ErrorBody),
-        (status = 409, description = "A request with this Idempotency-Key is still being processed", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Queued (or, for a repeated Idempotency-Key, the first submission's job)", body = Answer<QueuedJob>),
+        (status = 400, description = "Validation failed (zod format in details)", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "An MCP server's host is not one agents may reach (AGENTQ_AGENT_HOSTS)", body = ErrorBody),
+        (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still being processed", body = ErrorBody),
+        (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn queue_job(
     req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
     caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+    QueueBody(request): QueueBody,
+    state: web::Data<AppState>,
+) -> Created<QueuedJob> {
     let idempotency_key = idempotency_key(&req)?;
-    let body = json_bytes(&req, payload, &state).await?;
-    let request = QueueJobRequest::parse(&body).map_err(ApiError::Validation)?;
     check_mcp_hosts(&state.settings.agent_hosts, &request)?;
     let (task, agent) = state
         .batched
@@ -147,21 +139,21 @@ pub(crate) async fn queue_job(
     {
         return Err(err.into());
     }
-    let answer = QueuedAnswer {
-        job_id,
-        task_id: task.id,
-        task_code: &task.code,
-        agent_id: agent.id,
-        agent_name: &agent.name,
-        project_id: task.project,
+    queued(QueuedJob {
+        job_id: job_id.to_string(),
+        task_id: task.id.get(),
+        task_code: task.code,
+        agent_id: agent.id.get(),
+        agent_name: agent.name,
+        project_id: task.project.get(),
+        status: Queued::Queued,
         priority,
-        queued_at,
-    };
-    Ok(HttpResponse::Created().json(answer.body()))
+        queued_at: iso(queued_at),
+    })
 }
 
 /// Each MCP server's URL against `AGENTQ_AGENT_HOSTS`: the agent will call it, so a member
-/// must not point it at the services beside the workers. A 400 in the seed's format.
+/// must not point it at the services beside the workers. A 403 with zod-format details.
 fn check_mcp_hosts(policy: &HostPolicy, request: &JobRequest) -> Result<(), ApiError> {
     use agentq_domain::validation::{Issue, PathSegment};
     let issues: Vec<Issue> = request
@@ -183,9 +175,9 @@ fn check_mcp_hosts(policy: &HostPolicy, request: &JobRequest) -> Result<(), ApiE
     if issues.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(agentq_domain::ValidationErrors::new(
-            issues,
-        )))
+        Err(ApiError::HostNotAllowed(
+            agentq_domain::ValidationErrors::new(issues),
+        ))
     }
 }
 
@@ -210,60 +202,29 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// The answer to a submission whose `Idempotency-Key` named `first` already: the first
 /// submission's answer, built again from its row; 409 while that submission is still under
 /// way (its row not yet written).
-async fn repeated_answer(
-    state: &AppState,
-    caller: &Caller,
-    first: JobId,
-) -> Result<HttpResponse, ApiError> {
+async fn repeated_answer(state: &AppState, caller: &Caller, first: JobId) -> Created<QueuedJob> {
     let Some(row) = state.batched.job(&caller.scope, first).await? else {
         return Err(ApiError::Conflict(
             "A request with this Idempotency-Key is still being processed".into(),
         ));
     };
     let agent = agentq_store::agent_by_id(&state.db, row.agent).await?;
-    let answer = QueuedAnswer {
-        job_id: row.job_id,
-        task_id: row.task,
-        task_code: &row.task_code,
-        agent_id: row.agent,
-        agent_name: agent.as_ref().map_or("", |a| a.name.as_str()),
-        project_id: row.project,
+    queued(QueuedJob {
+        job_id: row.job_id.to_string(),
+        task_id: row.task.get(),
+        task_code: row.task_code,
+        agent_id: row.agent.get(),
+        agent_name: agent.map(|a| a.name).unwrap_or_default(),
+        project_id: row.project.get(),
+        status: Queued::Queued,
         priority: row.priority,
-        queued_at: row.queued_at,
-    };
-    Ok(HttpResponse::Created().json(answer.body()))
+        queued_at: iso(row.queued_at),
+    })
 }
 
-/// What `POST /queue` answers (the seed's body).
-struct QueuedAnswer<'a> {
-    job_id: JobId,
-    task_id: agentq_domain::TaskId,
-    task_code: &'a str,
-    agent_id: agentq_domain::AgentId,
-    agent_name: &'a str,
-    project_id: agentq_domain::ProjectId,
-    priority: agentq_domain::Priority,
-    queued_at: NaiveDateTime,
-}
-
-impl QueuedAnswer<'_> {
-    fn body(&self) -> Value {
-        json!({
-            "success": true,
-            "data": {
-                "jobId": self.job_id.to_string(),
-                "taskId": self.task_id.get(),
-                "taskCode": self.task_code,
-                "agentId": self.agent_id.get(),
-                "agentName": self.agent_name,
-                "projectId": self.project_id.get(),
-                "status": "queued",
-                "priority": self.priority.as_str(),
-                "queuedAt": iso(self.queued_at),
-            },
-            "message": "Job queued successfully"
-        })
-    }
+/// What `POST /queue` answers (the seed's body), also for a repeated `Idempotency-Key`.
+fn queued(job: QueuedJob) -> Created<QueuedJob> {
+    created(Answer::with_message(job, "Job queued successfully"))
 }
 
 /// After a failed enqueue: whether the job is queued after all. A refusal means it is not, and
@@ -351,75 +312,70 @@ async fn abandon(state: &AppState, job_id: &JobId) {
 }
 
 /// The job as clients see it: the SQL row, with the queue's live state where it has one.
-fn job_view(record: &JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Value {
-    let status = live.map_or(record.status, |l| l.state);
-    let progress = live.map_or(record.progress, |l| l.progress.max(record.progress));
-    let attempts = live.map_or(record.attempts_made, |l| {
-        l.attempts_made.max(record.attempts_made)
-    });
-    let started = live
+fn job_view(record: JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Job {
+    let started_at = live
         .and_then(|l| l.started_at)
         .and_then(iso_ms)
         .or(record.started_at.map(iso));
-    let finished = live
+    let completed_at = live
         .and_then(|l| l.finished_at)
         .and_then(iso_ms)
         .or(record.completed_at.map(iso));
-    let result = record.result.clone().or_else(|| {
+    let result = record.result.or_else(|| {
         live.and_then(|l| l.result.as_deref())
             .map(agentq_domain::event::result_value)
     });
-    let error = record
-        .last_error
-        .clone()
-        .or_else(|| live.and_then(|l| l.error.clone()));
-    json!({
-        "jobId": record.job_id.to_string(),
-        "taskId": record.task.get(),
-        "taskCode": record.task_code,
-        "agentId": record.agent.get(),
-        "projectId": record.project.get(),
-        "queueName": record.queue_name,
-        "status": status,
-        "progress": progress,
-        "priority": record.priority.as_str(),
-        "attemptsMade": attempts,
-        "maxAttempts": record.max_attempts,
-        "queuedAt": iso(record.queued_at),
-        "startedAt": started,
-        "completedAt": finished,
-        // until the recorder has written it, the queue's own timestamps tell the same
-        "executionTimeMs": record.execution_time_ms.or_else(|| {
-            let live = live?;
-            let run = live.finished_at?.checked_sub(live.started_at?)?;
-            i64::try_from(run).ok()
+    // until the recorder has written it, the queue's own timestamps tell the same
+    let execution_time_ms = record.execution_time_ms.or_else(|| {
+        let live = live?;
+        let run = live.finished_at?.checked_sub(live.started_at?)?;
+        i64::try_from(run).ok()
+    });
+    Job {
+        job_id: record.job_id.to_string(),
+        task_id: record.task.get(),
+        task_code: record.task_code,
+        agent_id: record.agent.get(),
+        project_id: record.project.get(),
+        queue_name: record.queue_name,
+        status: live.map_or(record.status, |l| l.state),
+        progress: live.map_or(record.progress, |l| l.progress.max(record.progress)),
+        priority: record.priority,
+        attempts_made: live.map_or(record.attempts_made, |l| {
+            l.attempts_made.max(record.attempts_made)
         }),
-        "result": result,
-        "lastError": error,
-        "createdAt": iso(record.created_at),
-        "updatedAt": iso(record.updated_at),
-    })
+        max_attempts: record.max_attempts,
+        queued_at: iso(record.queued_at),
+        started_at,
+        completed_at,
+        execution_time_ms,
+        result,
+        last_error: record
+            .last_error
+            .or_else(|| live.and_then(|l| l.error.clone())),
+        created_at: iso(record.created_at),
+        updated_at: iso(record.updated_at),
+    }
 }
 
 #[utoipa::path(
     get, path = "/api/agent-execution/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "The job id (a UUID)")),
     responses(
-        (status = 200, description = "The job", body = crate::openapi::JobAnswer),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The job", body = Answer<Job>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Job not found", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn job_status(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<Job> {
     let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
-    let id = record.job_id;
-    let live = state.queue.job(&id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "data": job_view(&record, live.as_ref())})))
+    let live = state.queue.job(&record.job_id).await?;
+    ok(Answer::new(job_view(record, live.as_ref())))
 }
 
 /// Records who did what to a job. The action already happened in the queue, so a failure here
@@ -449,17 +405,17 @@ fn cannot_cancel() -> ApiError {
     post, path = "/api/agent-execution/jobs/{id}/cancel", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "Cancelled; a running agent is stopped", body = crate::openapi::JobChangeAnswer),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Job not found or cannot be cancelled", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Cancelled; a running agent is stopped", body = Answer<JobCancelled>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Job not found or cannot be cancelled", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn cancel_job(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<JobCancelled> {
     let record = visible_job(&state, &caller.scope, &path, cannot_cancel).await?;
     let id = record.job_id;
     match state.queue.cancel(&id).await? {
@@ -467,29 +423,33 @@ pub(crate) async fn cancel_job(
         CancelOutcome::Finished | CancelOutcome::NotFound => return Err(cannot_cancel()),
     }
     log_job_activity(&state, &caller, &record, "job_cancelled").await;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": {"jobId": id.to_string(), "status": "cancelled", "cancelledAt": iso(agentq_store::now())},
-        "message": "Job cancelled successfully"
-    })))
+    let cancelled = JobCancelled {
+        job_id: id.to_string(),
+        status: Cancelled::Cancelled,
+        cancelled_at: iso(agentq_store::now()),
+    };
+    ok(Answer::with_message(
+        cancelled,
+        "Job cancelled successfully",
+    ))
 }
 
 #[utoipa::path(
     post, path = "/api/agent-execution/jobs/{id}/retry", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "A failed job, queued again", body = crate::openapi::JobChangeAnswer),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
-        (status = 409, description = "Only failed jobs can be retried", body = crate::openapi::ErrorBody),
+        (status = 200, description = "A failed job, queued again", body = Answer<JobRequeued>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Job not found", body = ErrorBody),
+        (status = 409, description = "Only failed jobs can be retried", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn retry_job(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<JobRequeued> {
     let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
     let id = record.job_id;
     match state.queue.retry(&id).await? {
@@ -500,59 +460,29 @@ pub(crate) async fn retry_job(
         RetryOutcome::NotFound => return Err(job_not_found()),
     }
     log_job_activity(&state, &caller, &record, "job_retried").await;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": {"jobId": id.to_string(), "status": "waiting"},
-        "message": "Job queued for retry"
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ListQuery {
-    state: Option<String>,
-    agent_id: Option<String>,
-    task_id: Option<String>,
-    project_id: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-fn parse_param<T: std::str::FromStr>(
-    name: &str,
-    value: Option<&String>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(|v| {
-            v.parse()
-                .map_err(|_| ApiError::BadRequest(format!("invalid {name}: {v:?}")))
-        })
-        .transpose()
+    let requeued = JobRequeued {
+        job_id: id.to_string(),
+        status: Waiting::Waiting,
+    };
+    ok(Answer::with_message(requeued, "Job queued for retry"))
 }
 
 #[utoipa::path(
     get, path = "/api/agent-execution/jobs", tag = "jobs",
-    params(
-        ("state" = Option<String>, Query, description = "waiting, delayed, active, completed, failed or cancelled"),
-        ("agentId" = Option<i64>, Query, description = "Only this agent's jobs"),
-        ("taskId" = Option<i64>, Query, description = "Only this task's jobs (retries included)"),
-        ("projectId" = Option<i64>, Query, description = "Only this project's jobs"),
-        ("limit" = Option<u32>, Query, description = "Page size, at most 100 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
-    ),
+    params(ListJobsQuery),
     responses(
-        (status = 200, description = "Newest first, in the caller's projects", body = crate::openapi::JobPage),
-        (status = 400, description = "A filter that does not parse", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Newest first, in the caller's projects", body = JobPage),
+        (status = 400, description = "A filter that does not parse", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn list_jobs(
+    caller: Caller,
     req: HttpRequest,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let query = web::Query::<ListQuery>::from_query(req.query_string())
+) -> Result<web::Json<JobPage>, ApiError> {
+    let query = web::Query::<ListJobsQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::BadRequest(e.to_string()))?
         .into_inner();
     let states = match &query.state {
@@ -567,40 +497,60 @@ pub(crate) async fn list_jobs(
     };
     let filter = JobFilter {
         states,
-        agent: parse_param("agentId", query.agent_id.as_ref())?,
-        task: parse_param("taskId", query.task_id.as_ref())?,
-        project: parse_param("projectId", query.project_id.as_ref())?,
+        agent: positive("agentId", query.agent_id)?,
+        task: positive("taskId", query.task_id)?,
+        project: positive("projectId", query.project_id)?,
     };
-    let limit: u64 = parse_param("limit", query.limit.as_ref())?.unwrap_or(50);
-    let cursor: Option<i64> = parse_param("cursor", query.cursor.as_ref())?;
-    let page = agentq_store::list_jobs(&state.db, &caller.scope, &filter, limit, cursor).await?;
-    let jobs: Vec<Value> = page.jobs.iter().map(|j| job_view(j, None)).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": jobs,
-        "nextCursor": page.next_cursor.map(|c| c.to_string()),
-    })))
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE_SIZE}"
+        )));
+    }
+    let cursor = query
+        .cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("invalid cursor: {c:?}")))
+        })
+        .transpose()?;
+    let page = agentq_store::list_jobs(&state.db, &caller.scope, &filter, u64::from(limit), cursor)
+        .await?;
+    Ok(web::Json(JobPage {
+        success: true,
+        data: page.jobs.into_iter().map(|j| job_view(j, None)).collect(),
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    }))
 }
 
 #[utoipa::path(
     get, path = "/api/agent-execution/jobs/{id}/logs", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "The agent's output", body = crate::openapi::JobLogsAnswer),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Job not found", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The agent's output", body = Answer<JobLogs>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Job not found", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn job_logs(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<JobLogs> {
     let id = visible_job(&state, &caller.scope, &path, job_not_found)
         .await?
         .job_id;
     let lines = state.queue.logs(&id).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"success": true, "data": {"jobId": id.to_string(), "lines": lines}})))
+    ok(Answer::new(JobLogs {
+        job_id: id.to_string(),
+        lines,
+    }))
+}
+
+/// An id filter of `GET /jobs`: a positive integer, or a 400 naming the parameter.
+fn positive<T: TryFrom<i64>>(name: &str, value: Option<i64>) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| T::try_from(v).map_err(|_| ApiError::BadRequest(format!("invalid {name}: {v}"))))
+        .transpose()
 }

@@ -1,76 +1,76 @@
 //! Projects, their members and tasks.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
+use agentq_api_types::projects::{
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, Membership, Project, Task,
+};
+use agentq_api_types::{Answer, ErrorBody};
 use agentq_domain::{ProjectId, UserId};
-use garde::Validate;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::Caller;
-use crate::body::{check, json_body};
 use crate::error::ApiError;
+use crate::extract::{Admin, Created, Reply, Valid, created, ok};
+use crate::routes::resource;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/projects", web::post().to(create_project))
-        .route("/api/projects", web::get().to(list_projects))
-        .route("/api/projects/{id}/members", web::post().to(add_member))
-        .route("/api/projects/{id}/tasks", web::post().to(create_task))
-        .route("/api/projects/{id}/tasks", web::get().to(list_tasks));
-}
-
-#[derive(Debug, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-struct CreateProject {
-    #[garde(length(min = 1, max = 255))]
-    name: String,
+    cfg.service(
+        resource("/api/projects", "GET, POST")
+            .route(web::post().to(create_project))
+            .route(web::get().to(list_projects)),
+    )
+    .service(resource("/api/projects/{id}/members", "POST").route(web::post().to(add_member)))
+    .service(
+        resource("/api/projects/{id}/tasks", "GET, POST")
+            .route(web::post().to(create_task))
+            .route(web::get().to(list_tasks)),
+    );
 }
 
 #[utoipa::path(
     post, path = "/api/projects", tag = "projects",
-    request_body = crate::openapi::CreateProjectRequest,
+    request_body = CreateProjectRequest,
     responses(
-        (status = 201, description = "Created", body = crate::openapi::ProjectAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Created", body = Answer<Project>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn create_project(
-    req: HttpRequest,
-    payload: web::Payload,
+    _: Admin,
+    Valid(body): Valid<CreateProjectRequest>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let body: CreateProject = json_body(&req, payload, &state).await?;
-    check(&body)?;
+) -> Created<Project> {
     let project = agentq_store::create_project(&state.db, &body.name).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "success": true,
-        "data": {"id": project.id.get(), "name": project.name}
-    })))
+    created(Answer::new(Project {
+        id: project.id.get(),
+        name: project.name,
+    }))
 }
 
 #[utoipa::path(
     get, path = "/api/projects", tag = "projects",
     responses(
-        (status = 200, description = "The projects the caller may see", body = crate::openapi::ProjectList),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The projects the caller may see", body = Answer<Vec<Project>>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn list_projects(
     state: web::Data<AppState>,
     caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<Vec<Project>> {
     let projects = agentq_store::projects(&state.db, &caller.scope).await?;
-    let data: Vec<_> = projects
-        .iter()
-        .map(|p| json!({"id": p.id.get(), "name": p.name}))
+    let data = projects
+        .into_iter()
+        .map(|p| Project {
+            id: p.id.get(),
+            name: p.name,
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"success": true, "data": data})))
+    ok(Answer::new(data))
 }
 
 /// A project the caller may see, from the path; others are "not found".
@@ -88,112 +88,88 @@ async fn visible_project(
         .ok_or_else(|| ApiError::not_found("Project not found"))
 }
 
-#[derive(Debug, Deserialize, Validate)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AddMember {
-    #[garde(range(min = 1))]
-    user_id: i64,
-}
-
 #[utoipa::path(
     post, path = "/api/projects/{id}/members", tag = "projects",
     params(("id" = i64, Path, description = "The project")),
-    request_body = crate::openapi::AddMemberRequest,
+    request_body = AddMemberRequest,
     responses(
-        (status = 201, description = "Added", body = crate::openapi::MembershipAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Admin access required", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Project or user not found", body = crate::openapi::ErrorBody),
-        (status = 409, description = "Already a member", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Added", body = Answer<Membership>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 404, description = "Project or user not found", body = ErrorBody),
+        (status = 409, description = "Already a member", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn add_member(
-    req: HttpRequest,
+    Admin(caller): Admin,
     path: web::Path<String>,
-    payload: web::Payload,
+    Valid(body): Valid<AddMemberRequest>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+) -> Created<Membership> {
     let project = visible_project(&state, &caller, &path).await?;
-    let body: AddMember = json_body(&req, payload, &state).await?;
-    check(&body)?;
     let user = UserId::try_from(body.user_id).map_err(|_| ApiError::not_found("User not found"))?;
     agentq_store::user_by_id(&state.db, user)
         .await?
         .ok_or_else(|| ApiError::not_found("User not found"))?;
     agentq_store::add_member(&state.db, project, user).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "success": true,
-        "data": {"projectId": project.get(), "userId": user.get()}
-    })))
-}
-
-#[derive(Debug, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-struct CreateTask {
-    #[garde(length(min = 1, max = 50))]
-    code: String,
-    #[garde(length(min = 1, max = 255))]
-    title: String,
+    created(Answer::new(Membership {
+        project_id: project.get(),
+        user_id: user.get(),
+    }))
 }
 
 #[utoipa::path(
     post, path = "/api/projects/{id}/tasks", tag = "projects",
     params(("id" = i64, Path, description = "The project")),
-    request_body = crate::openapi::CreateTaskRequest,
+    request_body = CreateTaskRequest,
     responses(
-        (status = 201, description = "Created", body = crate::openapi::TaskAnswer),
-        (status = 400, description = "Validation failed", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Not found (or not the caller's project)", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The code is taken in this project", body = crate::openapi::ErrorBody),
+        (status = 201, description = "Created", body = Answer<Task>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Not found (or not the caller's project)", body = ErrorBody),
+        (status = 409, description = "The code is taken in this project", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn create_task(
-    req: HttpRequest,
-    path: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
     caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+    path: web::Path<String>,
+    Valid(body): Valid<CreateTaskRequest>,
+    state: web::Data<AppState>,
+) -> Created<Task> {
     let project = visible_project(&state, &caller, &path).await?;
-    let body: CreateTask = json_body(&req, payload, &state).await?;
-    check(&body)?;
     let task = agentq_store::create_task(&state.db, project, &body.code, &body.title).await?;
-    Ok(HttpResponse::Created().json(json!({"success": true, "data": task_json(&task)})))
+    created(Answer::new(task_view(task)))
 }
 
 #[utoipa::path(
     get, path = "/api/projects/{id}/tasks", tag = "projects",
     params(("id" = i64, Path, description = "The project")),
     responses(
-        (status = 200, description = "The project's tasks", body = crate::openapi::TaskList),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 404, description = "Not found (or not the caller's project)", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The project's tasks", body = Answer<Vec<Task>>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Not found (or not the caller's project)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn list_tasks(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<Vec<Task>> {
     let project = visible_project(&state, &caller, &path).await?;
     let tasks = agentq_store::tasks_of_project(&state.db, &caller.scope, project).await?;
-    let data: Vec<_> = tasks.iter().map(task_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"success": true, "data": data})))
+    ok(Answer::new(tasks.into_iter().map(task_view).collect()))
 }
 
-fn task_json(task: &agentq_store::Task) -> serde_json::Value {
-    json!({
-        "id": task.id.get(),
-        "projectId": task.project.get(),
-        "code": task.code,
-        "title": task.title,
-        "status": task.status,
-    })
+fn task_view(task: agentq_store::Task) -> Task {
+    Task {
+        id: task.id.get(),
+        project_id: task.project.get(),
+        code: task.code,
+        title: task.title,
+        status: task.status,
+    }
 }

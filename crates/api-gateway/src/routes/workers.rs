@@ -1,17 +1,23 @@
 //! `GET /api/agent-execution/workers`: the seed's worker and queue overview.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
+use agentq_api_types::workers::{
+    ActiveJob, LiveWorker, QueueCounts, WorkerConfig, WorkerStatus, WorkersActive,
+};
+use agentq_api_types::{Answer, ErrorBody};
 use agentq_domain::JobState;
 use agentq_store::JobFilter;
-use serde_json::json;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::routes::jobs::iso;
+use crate::extract::{Reply, ok};
 use crate::state::AppState;
+use crate::time::{iso, iso_ms};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/agent-execution/workers", web::get().to(worker_status));
+    cfg.service(
+        crate::routes::resource("/api/agent-execution/workers", "GET")
+            .route(web::get().to(worker_status)),
+    );
 }
 
 /// Metrics cover the last day, like the seed's retention of completed jobs.
@@ -20,33 +26,31 @@ const METRICS_WINDOW_HOURS: i64 = 24;
 #[utoipa::path(
     get, path = "/api/agent-execution/workers", tag = "jobs",
     responses(
-        (status = 200, description = "Worker configuration, queue counts, metrics, active jobs and live workers", body = crate::openapi::WorkerStatusAnswer),
-        (status = 401, description = "No, a bad or an expired token", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Agent execution service not initialized", body = crate::openapi::ErrorBody),
+        (status = 200, description = "Worker configuration, queue counts, metrics, active jobs and live workers", body = Answer<WorkerStatus>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 503, description = "Agent execution service not initialized", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn worker_status(
     state: web::Data<AppState>,
     caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply<WorkerStatus> {
     let counts = state.queue.counts().await?;
-    let live: Vec<_> = state
+    let live_workers = state
         .queue
         .live_workers()
         .await?
         .into_iter()
-        .map(|w| {
-            json!({
-                "id": w.id,
-                "host": w.host,
-                "pid": w.pid,
-                "version": w.version,
-                "concurrency": w.concurrency,
-                "running": w.running,
-                "startedAt": i64::try_from(w.started_at).ok().map(|ms| iso(agentq_store::from_millis(ms))),
-                "lastHeartbeatAt": i64::try_from(w.last_beat).ok().map(|ms| iso(agentq_store::from_millis(ms))),
-            })
+        .map(|w| LiveWorker {
+            id: w.id,
+            host: w.host,
+            pid: w.pid,
+            version: w.version,
+            concurrency: w.concurrency,
+            running: w.running,
+            started_at: iso_ms(w.started_at),
+            last_heartbeat_at: iso_ms(w.last_beat),
         })
         .collect();
     let since = agentq_store::now() - chrono::Duration::hours(METRICS_WINDOW_HOURS);
@@ -56,44 +60,39 @@ pub(crate) async fn worker_status(
         ..JobFilter::default()
     };
     let active = agentq_store::list_jobs(&state.db, &caller.scope, &filter, 10, None).await?;
-    let active_jobs: Vec<_> = active
+    let active_jobs = active
         .jobs
-        .iter()
-        .map(|job| {
-            json!({
-                "jobId": job.job_id.to_string(),
-                "taskId": job.task.get(),
-                "taskCode": job.task_code,
-                "agentId": job.agent.get(),
-                "state": job.status,
-                "progress": job.progress,
-                "startedAt": job.started_at.map(iso),
-            })
+        .into_iter()
+        .map(|job| ActiveJob {
+            job_id: job.job_id.to_string(),
+            task_id: job.task.get(),
+            task_code: job.task_code,
+            agent_id: job.agent.get(),
+            state: job.status,
+            progress: job.progress,
+            started_at: job.started_at.map(iso),
         })
         .collect();
     let settings = &state.settings;
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": {
-            "workers": {
-                "concurrency": settings.concurrency,
-                "lockDuration": settings.lock_duration_ms,
-                "queueName": settings.queue,
-                "status": "active",
-            },
-            "queue": {
-                "waiting": counts.waiting,
-                "active": counts.active,
-                "completed": counts.completed,
-                "failed": counts.failed,
-                "delayed": counts.delayed,
-                "cancelled": counts.cancelled,
-                "avgExecutionTimeMs": metrics.avg_execution_time_ms.unwrap_or(0.0),
-                "successRate": metrics.success_rate.unwrap_or(0.0),
-            },
-            "activeJobs": active_jobs,
-            "liveWorkers": live,
-            "timestamp": iso(agentq_store::now()),
-        }
-    })))
+    ok(Answer::new(WorkerStatus {
+        workers: WorkerConfig {
+            concurrency: settings.concurrency,
+            lock_duration: settings.lock_duration_ms,
+            queue_name: settings.queue.clone(),
+            status: WorkersActive::Active,
+        },
+        queue: QueueCounts {
+            waiting: counts.waiting,
+            active: counts.active,
+            completed: counts.completed,
+            failed: counts.failed,
+            delayed: counts.delayed,
+            cancelled: counts.cancelled,
+            avg_execution_time_ms: metrics.avg_execution_time_ms.unwrap_or(0.0),
+            success_rate: metrics.success_rate.unwrap_or(0.0),
+        },
+        active_jobs,
+        live_workers,
+        timestamp: iso(agentq_store::now()),
+    }))
 }

@@ -8,6 +8,7 @@ mod auth;
 mod backends;
 mod edges;
 mod failures;
+mod fuzz;
 mod jobs;
 mod openapi;
 mod security;

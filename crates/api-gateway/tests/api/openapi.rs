@@ -69,7 +69,7 @@ async fn the_routes_answer_what_the_document_says() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_matches(&doc, "TokenAnswer", &login);
+    assert_matches(&doc, "Answer_Token", &login);
 
     let body = json!({"taskId": app.task.id.get(), "agentId": app.agent.id.get(),
         "metadata": {"priority": "high"}});
@@ -77,27 +77,27 @@ async fn the_routes_answer_what_the_document_says() {
         .post("/api/agent-execution/queue", &app.admin_token, &body)
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_matches(&doc, "QueuedJobAnswer", &queued);
+    assert_matches(&doc, "Answer_QueuedJob", &queued);
     let job = queued["data"]["jobId"].as_str().expect("id");
 
     let token = &app.admin_token;
     for (path, component) in [
-        (format!("/api/agent-execution/jobs/{job}"), "JobAnswer"),
+        (format!("/api/agent-execution/jobs/{job}"), "Answer_Job"),
         ("/api/agent-execution/jobs".to_owned(), "JobPage"),
         (
             format!("/api/agent-execution/jobs/{job}/logs"),
-            "JobLogsAnswer",
+            "Answer_JobLogs",
         ),
         (
             "/api/agent-execution/workers".to_owned(),
-            "WorkerStatusAnswer",
+            "Answer_WorkerStatus",
         ),
-        ("/api/projects".to_owned(), "ProjectList"),
+        ("/api/projects".to_owned(), "Answer_Vec_Project"),
         (
             format!("/api/projects/{}/tasks", app.project.id),
-            "TaskList",
+            "Answer_Vec_Task",
         ),
-        ("/api/agents".to_owned(), "AgentList"),
+        ("/api/agents".to_owned(), "Answer_Vec_Agent"),
         ("/healthz".to_owned(), "Health"),
         ("/readyz".to_owned(), "Readiness"),
     ] {
@@ -106,7 +106,7 @@ async fn the_routes_answer_what_the_document_says() {
         assert_matches(&doc, component, &answer);
     }
     let (_, agents) = app.get("/api/agents", &app.member_token).await;
-    assert_matches(&doc, "AgentList", &agents);
+    assert_matches(&doc, "Answer_Vec_Agent", &agents);
 
     let (status, cancelled) = app
         .post(
@@ -116,7 +116,7 @@ async fn the_routes_answer_what_the_document_says() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_matches(&doc, "JobChangeAnswer", &cancelled);
+    assert_matches(&doc, "Answer_JobCancelled", &cancelled);
 
     for (status, answer) in [
         app.get("/api/agent-execution/jobs/not-a-job", token).await,
@@ -138,7 +138,7 @@ async fn the_routes_answer_what_the_document_says() {
         .post("/api/projects", token, &json!({"name": "Gemini"}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_matches(&doc, "ProjectAnswer", &project);
+    assert_matches(&doc, "Answer_Project", &project);
     let id = project["data"]["id"].as_i64().expect("id");
     let (_, task) = app
         .post(
@@ -147,7 +147,7 @@ async fn the_routes_answer_what_the_document_says() {
             &json!({"code": "G-1", "title": "t"}),
         )
         .await;
-    assert_matches(&doc, "TaskAnswer", &task);
+    assert_matches(&doc, "Answer_Task", &task);
     let (_, user) = app
         .post(
             "/api/users",
@@ -155,7 +155,7 @@ async fn the_routes_answer_what_the_document_says() {
             &json!({"email": "new@example.com", "password": "long-enough", "role": "member"}),
         )
         .await;
-    assert_matches(&doc, "UserAnswer", &user);
+    assert_matches(&doc, "Answer_User", &user);
     let (_, member) = app
         .post(
             &format!("/api/projects/{id}/members"),
@@ -163,7 +163,7 @@ async fn the_routes_answer_what_the_document_says() {
             &json!({"userId": user["data"]["id"]}),
         )
         .await;
-    assert_matches(&doc, "MembershipAnswer", &member);
+    assert_matches(&doc, "Answer_Membership", &member);
     let (_, agent) = app
         .post(
             "/api/agents",
@@ -171,6 +171,6 @@ async fn the_routes_answer_what_the_document_says() {
             &json!({"name": "doc-agent", "kind": "command", "command": ["true"]}),
         )
         .await;
-    assert_matches(&doc, "AgentAnswer", &agent);
+    assert_matches(&doc, "Answer_Agent", &agent);
     app.stop().await;
 }

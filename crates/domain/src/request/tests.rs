@@ -232,3 +232,15 @@ fn serializes_back_to_the_seeds_camel_case_shape() {
         "https://mcp.example.com/sse"
     );
 }
+
+#[test]
+fn the_most_negative_integer_is_refused_not_a_panic() {
+    // i64::MIN has no absolute value: found by schemathesis, which closed the connection
+    let min = json!({"taskId": 1, "agentId": 1, "context": {"memoryIds": [i64::MIN]}});
+    assert!(!refused_at(min, "context.memoryIds").is_empty());
+    assert_eq!(integer(&serde_json::Number::from(i64::MIN)), None);
+    assert_eq!(
+        integer(&serde_json::Number::from(-MAX_SAFE_INTEGER)),
+        Some(-MAX_SAFE_INTEGER)
+    );
+}

@@ -1,0 +1,148 @@
+//! The seed's agent-execution routes: queue, status, cancel, plus agentq's list, retry and logs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{JobState, Priority};
+
+/// The most jobs one page of `GET /jobs` holds.
+pub const MAX_PAGE_SIZE: u32 = 500;
+/// A page's size when the request names none.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// `POST /queue`'s `status`: always `queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Queued {
+    Queued,
+}
+
+/// What `POST /queue` answers (the seed's body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedJob {
+    pub job_id: String,
+    pub task_id: i64,
+    pub task_code: String,
+    pub agent_id: i64,
+    pub agent_name: String,
+    pub project_id: i64,
+    pub status: Queued,
+    pub priority: Priority,
+    #[schema(format = DateTime)]
+    pub queued_at: String,
+}
+
+/// A job: its SQL row merged with the queue's live state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub job_id: String,
+    pub task_id: i64,
+    pub task_code: String,
+    pub agent_id: i64,
+    pub project_id: i64,
+    pub queue_name: String,
+    pub status: JobState,
+    #[schema(minimum = 0, maximum = 100)]
+    pub progress: u8,
+    pub priority: Priority,
+    pub attempts_made: u32,
+    pub max_attempts: u32,
+    #[schema(format = DateTime)]
+    pub queued_at: String,
+    #[schema(format = DateTime)]
+    pub started_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub completed_at: Option<String>,
+    pub execution_time_ms: Option<i64>,
+    /// Any JSON: the agent's result (its text when it was not JSON).
+    #[schema(value_type = Option<Value>)]
+    pub result: Option<Value>,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// `GET /jobs`: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPage {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<Job>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /jobs`' filters. Unknown parameters are refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListJobsQuery {
+    /// One state or several, comma-separated: waiting, delayed, active, completed, failed,
+    /// cancelled.
+    #[param(
+        pattern = "^(waiting|delayed|active|completed|failed|cancelled)(,(waiting|delayed|active|completed|failed|cancelled))*$"
+    )]
+    pub state: Option<String>,
+    /// Only this agent's jobs.
+    #[param(minimum = 1)]
+    pub agent_id: Option<i64>,
+    /// Only this task's jobs (retries included).
+    #[param(minimum = 1)]
+    pub task_id: Option<i64>,
+    /// Only this project's jobs.
+    #[param(minimum = 1)]
+    pub project_id: Option<i64>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
+    pub cursor: Option<String>,
+}
+
+/// `POST /jobs/{id}/cancel`'s `status`: always `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Cancelled {
+    Cancelled,
+}
+
+/// A cancelled job; a running agent is being stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobCancelled {
+    pub job_id: String,
+    pub status: Cancelled,
+    #[schema(format = DateTime)]
+    pub cancelled_at: String,
+}
+
+/// `POST /jobs/{id}/retry`'s `status`: always `waiting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Waiting {
+    Waiting,
+}
+
+/// A failed job, queued again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRequeued {
+    pub job_id: String,
+    pub status: Waiting,
+}
+
+/// The agent's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogs {
+    pub job_id: String,
+    /// The agent's output lines, oldest first (the newest are kept when there are many).
+    pub lines: Vec<String>,
+}

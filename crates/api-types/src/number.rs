@@ -1,0 +1,50 @@
+//! Integers as JSON Schema and JavaScript see them: `3.0` is the integer 3. serde's own integer
+//! types refuse it, so fields documented as `integer` read through these.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Number;
+
+/// A whole JSON number that fits `T`; use with `#[serde(deserialize_with = "whole")]`.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let number = Number::deserialize(deserializer)?;
+    agentq_domain::request::integer(&number)
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("expected an integer in range, got {number}"))
+        })
+}
+
+/// [`whole`] for an optional field that, when present, must not be `null`; use with
+/// `#[serde(default, deserialize_with = "present_whole")]`.
+pub fn present_whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    whole(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Count {
+        #[serde(deserialize_with = "whole")]
+        n: u32,
+    }
+
+    #[test]
+    fn a_whole_number_reads_with_or_without_its_fraction() {
+        let read = |json: &str| serde_json::from_str::<Count>(json).map(|c| c.n).ok();
+        assert_eq!(read(r#"{"n": 3}"#), Some(3));
+        assert_eq!(read(r#"{"n": 3.0}"#), Some(3));
+        assert_eq!(read(r#"{"n": 3.5}"#), None);
+        assert_eq!(read(r#"{"n": -1}"#), None);
+        assert_eq!(read(r#"{"n": "3"}"#), None);
+    }
+}
