@@ -9,30 +9,31 @@ anchors="${AGENTQ_ANCHORS:-../shared/anchors}"
 out=target/bench
 mkdir -p "$out"
 
+# ours, theirs, ours, theirs…: the host drifts by tens of percent within minutes, so each of
+# our runs is compared with the reference run next to it, and the table shows the median of
+# those ratios
 bench_queue() {
-    local release
+    local release runs="${RUNS:-3}" triples=()
     release=$(scripts/release-bins.sh)
-    echo "== agentq queue (3 runs each)"
-    "$release/queue-bench" run --runs 3 --out "$out/queue.json"
-
-    echo "== BullMQ reference ($anchors/bullmq-core, 3 runs each)"
-    rm -rf "$out/bullmq-core/results"
     if [ ! -d "$out/bullmq-core/node_modules" ]; then
         rm -rf "$out/bullmq-core"
         cp -r "$anchors/bullmq-core" "$out/bullmq-core"
         chmod -R u+w "$out/bullmq-core"
         (cd "$out/bullmq-core" && npm ci --no-audit --no-fund)
     fi
-    (cd "$out/bullmq-core" && node bench.js --runs=3)
-    local bullmq
-    bullmq=$(ls -t "$out"/bullmq-core/results/*.json | head -n 1)
-    cp "$bullmq" "$out/bullmq.json"
-
-    echo "== BullMQ's Redis CPU per drained job (scripts/bullmq-redis-cpu.js, 3 runs each)"
-    NODE_PATH="$out/bullmq-core/node_modules" node scripts/bullmq-redis-cpu.js "$out/bullmq-redis-cpu.json"
-
-    echo "== agentq vs BullMQ (medians of this run)"
-    "$release/queue-bench" compare "$out/queue.json" "$out/bullmq.json" "$out/bullmq-redis-cpu.json"
+    for run in $(seq "$runs"); do
+        echo "== run $run/$runs: agentq queue"
+        "$release/queue-bench" run --runs 1 --out "$out/queue-$run.json"
+        echo "== run $run/$runs: BullMQ reference ($anchors/bullmq-core)"
+        rm -rf "$out/bullmq-core/results"
+        (cd "$out/bullmq-core" && node bench.js --runs=1)
+        cp "$(ls -t "$out"/bullmq-core/results/*.json | head -n 1)" "$out/bullmq-$run.json"
+        echo "== run $run/$runs: BullMQ's Redis CPU per drained job (scripts/bullmq-redis-cpu.js)"
+        RUNS=1 NODE_PATH="$out/bullmq-core/node_modules" node scripts/bullmq-redis-cpu.js "$out/bullmq-redis-cpu-$run.json"
+        triples+=("$out/queue-$run.json" "$out/bullmq-$run.json" "$out/bullmq-redis-cpu-$run.json")
+    done
+    echo "== agentq vs BullMQ ($runs interleaved runs)"
+    "$release/queue-bench" compare "${triples[@]}"
 }
 
 case "$which" in

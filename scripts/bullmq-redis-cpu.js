@@ -4,7 +4,7 @@
 // ../shared/anchors/bullmq-core (same payload, job options and queue name), which does not
 // measure it. `just bench queue` runs it right after that bench, with its node_modules:
 //   NODE_PATH=target/bench/bullmq-core/node_modules node scripts/bullmq-redis-cpu.js OUT.json
-// For each concurrency (5, 50), 3 runs: FLUSHALL, 20,000 jobs added in batches of 1,000,
+// For each concurrency (5, 50), RUNS runs (default 3): FLUSHALL, 20,000 jobs added in batches of 1,000,
 // `INFO cpu`, one Worker drains them with a no-op processor, `INFO cpu` again. Writes the
 // medians as {"c5_redisCpuUsPerJob": …, "c50_redisCpuUsPerJob": …}.
 const fs = require('fs');
@@ -21,7 +21,8 @@ const CONNECTION = {
   maxRetriesPerRequest: null,
 };
 const JOBS = 20000;
-const RUNS = 3;
+// RUNS=1 when `just bench queue` interleaves it with agentq's runs
+const RUNS = Number(process.env.RUNS || 3);
 const OPTS = {
   removeOnComplete: { age: 86400, count: 1000 },
   attempts: 3,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `just bench api`: the api-gateway under wrk (-t2 -c64, 5 s warm-up, 20 s measured; 3 runs, fresh
-# server and database each) on SQLite and MariaDB, then the Express replica of the seed
-# (../shared/anchors/express-seed) the same way, then the ratios. FLUSHALLs the local Redis.
+# `just bench api`: the api-gateway under wrk (-t2 -c64, 5 s warm-up, 20 s measured; fresh server
+# and database each) on SQLite and MariaDB, each run followed by one of the Express replica of the
+# seed (../shared/anchors/express-seed) the same way; 3 such runs, then the ratios. FLUSHALLs the
+# local Redis.
 # Tuning runs: RUNS, DURATION, BACKENDS="mariadb", ENDPOINTS="post", SKIP_REFERENCE=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,26 +78,34 @@ one_run() {
         | tee "$out/api-runs/$backend-$endpoint-$run.json"
 }
 
-for backend in ${BACKENDS:-sqlite mariadb}; do
-    for endpoint in ${ENDPOINTS:-post get}; do
-        for run in $(seq "$runs"); do
+express_ready() {
+    if [ ! -d "$out/express-seed/node_modules" ]; then
+        rm -rf "$out/express-seed"
+        cp -r "$anchors/express-seed" "$out/express-seed"
+        chmod -R u+w "$out/express-seed"
+        (cd "$out/express-seed" && npm ci --no-audit --no-fund)
+    fi
+}
+
+# interleaved: each run measures agentq, then the Express replica, so that the host drifting
+# between runs moves both sides of a pair alike; ratios are the median of the pairs' ratios
+[ -n "${SKIP_REFERENCE:-}" ] || express_ready
+rm -f "$out"/api-express-*.json
+for run in $(seq "$runs"); do
+    for backend in ${BACKENDS:-sqlite mariadb}; do
+        for endpoint in ${ENDPOINTS:-post get}; do
             one_run "$backend" "$endpoint" "$run"
         done
     done
+    if [ -z "${SKIP_REFERENCE:-}" ]; then
+        echo "== run $run/$runs: Express replica of the seed ($anchors/express-seed)"
+        rm -rf "$out/express-seed/results"
+        (cd "$out/express-seed" && mysql -uroot < schema.sql && node bench.js --runs=1 --duration="$duration")
+        cp "$(ls -t "$out"/express-seed/results/*.json | head -n 1)" "$out/api-express-$run.json"
+    fi
 done
 
 if [ -n "${SKIP_REFERENCE:-}" ]; then
     exit 0  # tuning runs: ours only, no ratio is claimed from them
 fi
-echo "== Express replica of the seed ($anchors/express-seed, $runs runs each)"
-if [ ! -d "$out/express-seed/node_modules" ]; then
-    rm -rf "$out/express-seed"
-    cp -r "$anchors/express-seed" "$out/express-seed"
-    chmod -R u+w "$out/express-seed"
-    (cd "$out/express-seed" && npm ci --no-audit --no-fund)
-fi
-rm -rf "$out/express-seed/results"
-(cd "$out/express-seed" && mysql -uroot < schema.sql && node bench.js --runs="$runs" --duration="$duration")
-cp "$(ls -t "$out"/express-seed/results/*.json | head -n 1)" "$out/express.json"
-
-python3 scripts/api-bench/summarize.py "$out/api-runs" "$out/express.json" "$out/api.json"
+python3 scripts/api-bench/summarize.py "$out/api-runs" "$out" "$out/api.json"

@@ -104,14 +104,13 @@ impl Stack {
     async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let api_port = agentq_test_support::free_port();
         let mut env: Vec<(String, String)> = [
             ("REDIS_URL", redis_url.as_str()),
             ("DATABASE_URL", database_url),
             ("AGENTQ_QUEUE", &format!("e2e-{}", JobId::new())),
             ("AGENTQ_JWT_SECRET", JWT_SECRET),
             ("AGENTQ_SECRET_KEY", SECRET_KEY),
-            ("AGENTQ_API_ADDR", &format!("127.0.0.1:{api_port}")),
+            ("AGENTQ_API_ADDR", "127.0.0.1:0"),
             ("AGENTQ_ADMIN_EMAIL", ADMIN_EMAIL),
             ("AGENTQ_ADMIN_PASSWORD", ADMIN_PASSWORD),
             ("AGENTQ_BACKOFF_BASE_MS", "100"),
@@ -125,9 +124,10 @@ impl Stack {
             env.retain(|(name, _)| name != k);
             env.push(((*k).to_owned(), (*v).to_owned()));
         }
+        let (gateway, api) = spawn_listening(&env, "api-gateway", &["serve"], &[]);
         let mut stack = Self {
-            api: format!("http://127.0.0.1:{api_port}"),
-            gateway: spawn(&env, "api-gateway", &["serve"], &[]),
+            api: format!("http://{api}"),
+            gateway,
             workers: Vec::new(),
             broadcasters: Vec::new(),
             http: reqwest::Client::new(),
@@ -166,41 +166,37 @@ impl Stack {
         }
     }
 
-    /// Starts a worker with its `/metrics` on a port of its own; that port.
+    /// Starts a worker with its `/metrics` on a port the OS picks; that port.
     pub fn start_worker(&mut self, id: &str) -> u16 {
-        let port = agentq_test_support::free_port();
-        let metrics = format!("127.0.0.1:{port}");
-        let worker = spawn(
+        let (worker, metrics) = spawn_listening(
             &self.env,
             "queue-worker",
             &[],
             &[
                 ("AGENTQ_WORKER_ID", id),
-                ("AGENTQ_WORKER_METRICS_ADDR", &metrics),
+                ("AGENTQ_WORKER_METRICS_ADDR", "127.0.0.1:0"),
             ],
         );
-        self.workers.push((port, worker));
-        port
+        self.workers.push((metrics.port(), worker));
+        metrics.port()
     }
 
-    /// Starts a broadcaster (on `port`, or a free one); its index in `broadcasters`.
+    /// Starts a broadcaster on `port` (0: one the OS picks); its index in `broadcasters`.
     pub async fn start_broadcaster_on(&mut self, port: u16) -> usize {
-        let addr = format!("127.0.0.1:{port}");
-        let service = spawn(
+        let (service, addr) = spawn_listening(
             &self.env,
             "events-broadcaster",
             &[],
-            &[("AGENTQ_WS_ADDR", &addr)],
+            &[("AGENTQ_WS_ADDR", &format!("127.0.0.1:{port}"))],
         );
         self.wait_until_ready(&format!("http://{addr}/healthz"))
             .await;
-        self.broadcasters.push((port, service));
+        self.broadcasters.push((addr.port(), service));
         self.broadcasters.len() - 1
     }
 
     pub async fn start_broadcaster(&mut self) -> usize {
-        self.start_broadcaster_on(agentq_test_support::free_port())
-            .await
+        self.start_broadcaster_on(0).await
     }
 
     async fn wait_until_ready(&self, url: &str) {
@@ -413,19 +409,27 @@ impl Drop for Stack {
     }
 }
 
-fn spawn(env: &[(String, String)], name: &str, args: &[&str], extra: &[(&str, &str)]) -> Service {
-    let child = Command::new(binary(name))
+/// Starts a service whose address setting (in `extra` or `env`) may name port 0; the service
+/// and the address it listens on.
+fn spawn_listening(
+    env: &[(String, String)],
+    name: &str,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> (Service, std::net::SocketAddr) {
+    let mut command = Command::new(binary(name));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .envs(extra.iter().copied())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    Service {
+        .envs(extra.iter().copied());
+    let (child, addr) = agentq_test_support::spawn_listening(command);
+    let service = Service {
         name: name.to_owned(),
         child,
-    }
+    };
+    (service, addr)
 }
 
 pub struct Events {

@@ -105,7 +105,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
 
 /// Runs an admin subcommand to completion.
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let db = agentq_store::connect_and_migrate(settings.database_url.expose()).await?;
+    let db = agentq_store::connect_and_migrate(settings.core.database_url.expose()).await?;
     match command {
         Command::Serve | Command::Probe { .. } => anyhow::bail!("not an admin command"),
         Command::Migrate => {

@@ -33,11 +33,11 @@ use agentq_secrets::SecretBox;
 
 /// Connects to the database (migrating it) and Redis, and builds the shared state.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let db = agentq_store::connect_and_migrate(settings.database_url.expose()).await?;
-    let redis = Redis::open(settings.redis_url.expose())?;
-    let mut queue_config = QueueConfig::named(settings.queue.clone());
-    queue_config.max_attempts = settings.attempts;
-    queue_config.backoff.base = std::time::Duration::from_millis(settings.backoff_base_ms);
+    let db = agentq_store::connect_and_migrate(settings.core.database_url.expose()).await?;
+    let redis = Redis::open(settings.core.redis_url.expose())?;
+    let mut queue_config = QueueConfig::named(settings.core.queue.clone());
+    queue_config.max_attempts = settings.core.attempts;
+    queue_config.backoff.base = settings.core.backoff_base;
     Ok(AppState {
         queue: Queue::new(redis, queue_config),
         jwt: Jwt::new(settings.jwt_secret.expose()),
@@ -56,7 +56,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let development = state.settings.development;
+    let development = state.settings.core.development;
     let state = web::Data::new(state);
     let handle = web::Data::new(agentq_telemetry::prometheus());
     let server = HttpServer::new(move || {

@@ -27,7 +27,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.addr)?;
     let state = agentq_api_gateway::build_state(settings).await?;
     agentq_api_gateway::bootstrap::ensure_admin(&state).await?;
-    tracing::info!(addr = %listener.local_addr()?, "api-gateway listening");
+    agentq_telemetry::announce("api-gateway", listener.local_addr()?);
     let shutdown =
         agentq_telemetry::shutdown_on_signal("in-flight requests finish, then the server stops");
     agentq_api_gateway::run(state, listener, shutdown).await?;

@@ -1,52 +1,16 @@
-//! The gateway's settings, from the environment (DESIGN.md §8). Secrets stay out of `Debug`.
+//! The gateway's settings, from the environment (DESIGN.md §8): the core every binary reads
+//! (`agentq_settings::Core`), and the gateway's own. Secrets stay out of `Debug`.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
-/// A value that must never reach a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+use agentq_settings::DevSecrets;
+pub use agentq_settings::{Core, Env, MIN_JWT_SECRET_BYTES, Secret, SettingsError};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `AGENTQ_ENV`: `development` relaxes secret checks and shows 500 details.
-    pub development: bool,
+    pub core: Core,
     /// `AGENTQ_API_ADDR` (127.0.0.1:8080).
     pub addr: SocketAddr,
-    /// `REDIS_URL` (redis://127.0.0.1:6379).
-    pub redis_url: Secret<String>,
-    /// `DATABASE_URL` (sqlite://./data/agentq.db?mode=rwc).
-    pub database_url: Secret<String>,
-    /// `AGENTQ_QUEUE` (agent-execution).
-    pub queue: String,
-    /// `AGENTQ_ATTEMPTS` (3).
-    pub attempts: u32,
-    /// `AGENTQ_CONCURRENCY` (5) and `AGENTQ_LOCK_DURATION_MS` (30000): shown by the workers
-    /// route as the worker configuration.
-    pub concurrency: u32,
-    pub lock_duration_ms: u64,
-    /// `AGENTQ_BACKOFF_BASE_MS` (5000).
-    pub backoff_base_ms: u64,
     /// `AGENTQ_JWT_SECRET`: at least 32 bytes outside development.
     pub jwt_secret: Secret<Vec<u8>>,
     /// `AGENTQ_TOKEN_TTL_SECS` (3600): how long a login token lasts.
@@ -65,153 +29,58 @@ pub struct Settings {
     pub agent_hosts: agentq_domain::hosts::HostPolicy,
 }
 
-/// A setting that is missing or malformed, named.
-#[derive(Debug, thiserror::Error)]
-#[error("{name}: {problem}")]
-pub struct SettingsError {
-    pub name: &'static str,
-    pub problem: String,
-}
-
-fn bad(name: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        name,
-        problem: problem.into(),
-    }
-}
-
-pub use agentq_auth::MIN_JWT_SECRET_BYTES;
-const DATA_DIR: &str = "./data";
-
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::read(&Env::process())
     }
 
-    /// Reads settings through `get` (the environment, or a map in tests).
+    /// Reads settings through `get` (a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let development = get("AGENTQ_ENV").as_deref() == Some("development");
-        let parse = |name: &'static str, default: &str| -> Result<String, SettingsError> {
-            Ok(get(name).unwrap_or_else(|| default.to_owned()))
-        };
-        let number = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| bad(name, "expected a whole number")),
-            }
-        };
-        let addr = parse("AGENTQ_API_ADDR", "127.0.0.1:8080")?
-            .parse()
-            .map_err(|_| bad("AGENTQ_API_ADDR", "expected host:port"))?;
-        let jwt_secret = match get("AGENTQ_JWT_SECRET") {
-            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => secret.into_bytes(),
-            Some(_) if !development => {
-                return Err(bad(
-                    "AGENTQ_JWT_SECRET",
-                    format!("too weak: use at least {MIN_JWT_SECRET_BYTES} random bytes"),
-                ));
-            }
-            None if !development => {
-                return Err(bad(
-                    "AGENTQ_JWT_SECRET",
-                    "missing (required outside development)",
-                ));
-            }
-            _ => dev_secret("jwt-secret")?.to_vec(),
-        };
-        let secret_key = match get("AGENTQ_SECRET_KEY") {
-            Some(encoded) => BASE64
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .ok_or_else(|| bad("AGENTQ_SECRET_KEY", "expected 32 bytes in base64"))?,
-            None if development => dev_secret("secret.key")?,
-            None => {
-                return Err(bad(
-                    "AGENTQ_SECRET_KEY",
-                    "missing (required outside development)",
-                ));
-            }
-        };
-        let admin = match (get("AGENTQ_ADMIN_EMAIL"), get("AGENTQ_ADMIN_PASSWORD")) {
+        Self::read(&Env::from_fn(get))
+    }
+
+    pub fn read(env: &Env<'_>) -> Result<Self, SettingsError> {
+        let admin = match (
+            env.get("AGENTQ_ADMIN_EMAIL"),
+            env.get("AGENTQ_ADMIN_PASSWORD"),
+        ) {
             (Some(email), Some(password)) => Some((email, Secret::new(password))),
             (None, None) => None,
             _ => {
-                return Err(bad(
+                return Err(SettingsError::new(
                     "AGENTQ_ADMIN_EMAIL",
                     "set both AGENTQ_ADMIN_EMAIL and AGENTQ_ADMIN_PASSWORD, or neither",
                 ));
             }
         };
-        Ok(Self {
-            development,
-            addr,
-            redis_url: Secret::new(parse("REDIS_URL", "redis://127.0.0.1:6379")?),
-            database_url: Secret::new(parse("DATABASE_URL", "sqlite://./data/agentq.db?mode=rwc")?),
-            queue: parse("AGENTQ_QUEUE", "agent-execution")?,
-            attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| bad("AGENTQ_ATTEMPTS", "expected 1 to 1000"))?,
-            concurrency: u32::try_from(number("AGENTQ_CONCURRENCY", 5)?)
-                .map_err(|_| bad("AGENTQ_CONCURRENCY", "too large"))?,
-            lock_duration_ms: number("AGENTQ_LOCK_DURATION_MS", 30_000)?,
-            backoff_base_ms: number("AGENTQ_BACKOFF_BASE_MS", 5_000)?,
-            jwt_secret: Secret::new(jwt_secret),
-            token_ttl_secs: number("AGENTQ_TOKEN_TTL_SECS", 3_600)?,
-            secret_key: Secret::new(secret_key),
-            body_limit: usize::try_from(number("AGENTQ_BODY_LIMIT_BYTES", 1024 * 1024)?)
-                .map_err(|_| bad("AGENTQ_BODY_LIMIT_BYTES", "too large"))?,
-            admin,
-            agent_hosts: agentq_domain::hosts::HostPolicy::parse(
-                get("AGENTQ_AGENT_HOSTS").as_deref(),
-            ),
-            trusted_proxies: match get("AGENTQ_TRUSTED_PROXIES") {
-                None => Vec::new(),
-                Some(list) => crate::client_addr::parse_networks(&list).map_err(|entry| {
-                    bad(
-                        "AGENTQ_TRUSTED_PROXIES",
-                        format!("not an address or network: {entry:?}"),
-                    )
-                })?,
-            },
-        })
-    }
-}
-
-/// A random 32-byte secret kept under `./data/` so that development restarts keep tokens and
-/// encrypted credentials valid. Development only.
-fn dev_secret(file: &str) -> Result<[u8; 32], SettingsError> {
-    let path = Path::new(DATA_DIR).join(file);
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
-        return Ok(secret);
-    }
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| bad("AGENTQ_ENV", format!("no randomness: {e}")))?;
-    std::fs::create_dir_all(DATA_DIR)
-        .and_then(|()| write_private(&path, &secret))
-        .map_err(|e| {
-            bad(
-                "AGENTQ_ENV",
-                format!("cannot write {}: {e}", path.display()),
+        let trusted_proxies = crate::client_addr::parse_networks(
+            &env.get("AGENTQ_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|entry| {
+            SettingsError::new(
+                "AGENTQ_TRUSTED_PROXIES",
+                format!("not an address or network: {entry:?}"),
             )
         })?;
-    Ok(secret)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
+        Ok(Self {
+            core: Core::read(env)?,
+            addr: env.addr("AGENTQ_API_ADDR", "127.0.0.1:8080")?,
+            jwt_secret: agentq_settings::jwt_secret(env, DevSecrets::Make)?,
+            token_ttl_secs: env.number("AGENTQ_TOKEN_TTL_SECS", 3_600)?,
+            secret_key: agentq_settings::secret_key(env, DevSecrets::Make)?,
+            body_limit: env.number_in(
+                "AGENTQ_BODY_LIMIT_BYTES",
+                1024 * 1024_u64,
+                1024..=64 * 1024 * 1024,
+            )? as usize,
+            admin,
+            trusted_proxies,
+            agent_hosts: agentq_domain::hosts::HostPolicy::parse(
+                env.get("AGENTQ_AGENT_HOSTS").as_deref(),
+            ),
+        })
+    }
 }
 
 #[cfg(test)]

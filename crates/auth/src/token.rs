@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const ISSUER: &str = "agentq";
 pub const AUDIENCE: &str = "agentq-api";
 /// A shorter HS256 secret can be guessed offline from any token; services refuse to start.
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+pub use agentq_settings::MIN_JWT_SECRET_BYTES;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {

@@ -1,7 +1,6 @@
 //! The JSON frames of the protocol (DESIGN.md §6, `proto/events.schema.json`).
 
-use agentq_domain::JobEventKind;
-use agentq_queue::QueueEvent;
+use agentq_queue::{JobEvent, QueueEvent};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -81,48 +80,52 @@ pub fn event_data(event: &QueueEvent) -> String {
     data.insert("jobId".into(), event.job.to_string().into());
     data.insert("taskId".into(), event.task.map(|t| t.get()).into());
     data.insert("projectId".into(), event.project.map(|p| p.get()).into());
-    let number = |name| event.number(name).map_or(Value::Null, Value::from);
-    let text = |name| event.field(name).map_or(Value::Null, Value::from);
-    match event.kind {
-        JobEventKind::Queued => {
-            data.insert("reason".into(), text("reason"));
+    match &event.what {
+        JobEvent::Queued { reason } => {
+            data.insert("reason".into(), reason.as_str().into());
         }
-        JobEventKind::Started => {
-            data.insert("attempt".into(), number("attempt"));
+        JobEvent::Started { attempt, .. } => {
+            data.insert("attempt".into(), (*attempt).into());
         }
-        JobEventKind::Progress => {
-            data.insert("progress".into(), number("progress"));
+        JobEvent::Progress { progress } => {
+            data.insert("progress".into(), (*progress).into());
         }
-        JobEventKind::Completed => {
-            let result = event
-                .field("result")
-                .map_or(Value::Null, agentq_domain::event::result_value);
-            data.insert("result".into(), result);
-            data.insert("executionTimeMs".into(), number("duration_ms"));
+        JobEvent::Completed {
+            result,
+            duration_ms,
+            ..
+        } => {
+            data.insert("result".into(), agentq_domain::event::result_value(result));
+            data.insert("executionTimeMs".into(), (*duration_ms).into());
         }
-        JobEventKind::Failed => {
-            data.insert("error".into(), text("error"));
-            data.insert("attemptsMade".into(), number("attempts_made"));
+        JobEvent::Failed {
+            error,
+            attempts_made,
+        } => {
+            data.insert("error".into(), error.as_str().into());
+            data.insert("attemptsMade".into(), (*attempts_made).into());
         }
-        JobEventKind::Retrying => {
-            data.insert("error".into(), text("error"));
-            data.insert("attemptsMade".into(), number("attempts_made"));
-            data.insert("delayMs".into(), number("delay_ms"));
+        JobEvent::Retrying {
+            error,
+            attempts_made,
+            delay_ms,
+        } => {
+            data.insert("error".into(), error.as_str().into());
+            data.insert("attemptsMade".into(), (*attempts_made).into());
+            data.insert("delayMs".into(), (*delay_ms).into());
         }
-        JobEventKind::Cancelled => {}
-        JobEventKind::Log => {
-            let lines: Vec<&str> = event
-                .field("lines")
-                .map_or(Vec::new(), |l| l.lines().collect());
+        JobEvent::Cancelled => {}
+        JobEvent::Log { lines } => {
+            let lines: Vec<&str> = lines.lines().collect();
             data.insert("lines".into(), lines.into());
         }
     }
-    if let Some(state) = event.kind.resulting_state() {
+    if let Some(state) = event.what.resulting_state() {
         data.insert("status".into(), state.as_str().into());
     }
     // the trace of the request that queued the job, for dashboards that link to traces
-    if let Some(trace) = event.field("trace") {
-        data.insert("traceparent".into(), trace.into());
+    if let Some(trace) = &event.trace {
+        data.insert("traceparent".into(), trace.as_str().into());
     }
     Value::Object(data).to_string()
 }
@@ -132,7 +135,7 @@ pub fn event_data(event: &QueueEvent) -> String {
 pub fn event(event: &QueueEvent, room: Room, data: &str) -> String {
     format!(
         r#"{{"event":"{}","room":"{room}","id":"{}","data":{data}}}"#,
-        event.kind.as_str(),
+        event.kind().as_str(),
         event.id,
     )
 }

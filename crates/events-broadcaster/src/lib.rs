@@ -55,13 +55,17 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Serves until `shutdown`, then sends every client a close frame (1001) so that it
-/// reconnects elsewhere.
-pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let db = agentq_store::connect_and_migrate(&settings.database_url).await?;
+/// Serves on `listener` until `shutdown`, then sends every client a close frame (1001) so
+/// that it reconnects elsewhere.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let db = agentq_store::connect_and_migrate(settings.core.database_url.expose()).await?;
     let queue = Queue::new(
-        Redis::open(&settings.redis_url)?,
-        QueueConfig::named(settings.queue.clone()),
+        Redis::open(settings.core.redis_url.expose())?,
+        QueueConfig::named(settings.core.queue.clone()),
     );
     // live delivery starts after the newest event now; older ones are for resuming clients
     let start = queue
@@ -70,10 +74,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         .and_then(|id| EventId::parse(&id))
         .unwrap_or(EventId::ZERO);
     let hub = Arc::new(Hub::starting_after(start));
-    let listener = TcpListener::bind(settings.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "events-broadcaster listening");
     let ctx = Arc::new(Context {
-        jwt: Jwt::new(&settings.jwt_secret),
+        jwt: Jwt::new(settings.jwt_secret.expose()),
         identities: Identities::default(),
         prometheus: agentq_telemetry::prometheus(),
         connections: TaskTracker::new(),

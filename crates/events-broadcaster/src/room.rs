@@ -19,7 +19,7 @@ impl Room {
     /// The rooms `event` is delivered to. Output lines go to the job's own room only: they are
     /// many, and only a client watching that job wants them.
     pub fn for_event(event: &QueueEvent) -> impl Iterator<Item = Room> {
-        let broad = event.kind != JobEventKind::Log;
+        let broad = event.kind() != JobEventKind::Log;
         let notifications = broad.then_some(Room::Notifications);
         let project = event.project.filter(|_| broad).map(Room::Project);
         [notifications, project, Some(Room::Job(event.job))]

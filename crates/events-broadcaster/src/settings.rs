@@ -1,19 +1,18 @@
-//! The broadcaster's settings, from the environment (DESIGN.md §8).
+//! The broadcaster's settings, from the environment (DESIGN.md §8): the core every binary
+//! reads (`agentq_settings::Core`), and the broadcaster's own.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use agentq_auth::MIN_JWT_SECRET_BYTES;
+use agentq_settings::{Core, DevSecrets, Env, Secret, SettingsError};
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// `AGENTQ_WS_ADDR` (127.0.0.1:8081): `/ws`, `/healthz` and `/metrics`.
+    pub core: Core,
+    /// `AGENTQ_WS_ADDR` (127.0.0.1:8081): `/ws`, `/healthz` and `/metrics`; port 0 picks one.
     pub addr: SocketAddr,
-    pub redis_url: String,
-    pub database_url: String,
-    pub queue: String,
     /// `AGENTQ_JWT_SECRET`, the gateway's; in development `./data/jwt-secret`, which it wrote.
-    pub jwt_secret: Vec<u8>,
+    pub jwt_secret: Secret<Vec<u8>>,
     /// `AGENTQ_ALLOWED_ORIGINS`: comma-separated origins a browser may connect from.
     pub allowed_origins: Vec<String>,
     /// `AGENTQ_WS_CLIENT_BUFFER` (1024): frames waiting for one client before it is dropped.
@@ -29,72 +28,34 @@ pub struct Settings {
     pub replay_max: usize,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("addr", &self.addr)
-            .field("queue", &self.queue)
-            .field("allowed_origins", &self.allowed_origins)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Settings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::read(&Env::process())
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
-            get(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| anyhow::anyhow!("{name}: expected a whole number"))
-            })
-        };
-        let development = get("AGENTQ_ENV").as_deref() == Some("development");
-        let jwt_secret = match get("AGENTQ_JWT_SECRET") {
-            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => secret.into_bytes(),
-            Some(_) if !development => anyhow::bail!(
-                "AGENTQ_JWT_SECRET: too weak: use at least {MIN_JWT_SECRET_BYTES} random bytes"
-            ),
-            None if !development => {
-                anyhow::bail!("AGENTQ_JWT_SECRET: missing (required outside development)")
-            }
-            _ => std::fs::read("./data/jwt-secret").map_err(|_| {
-                anyhow::anyhow!(
-                    "AGENTQ_JWT_SECRET: missing, and no ./data/jwt-secret from the gateway"
-                )
-            })?,
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        Self::read(&Env::from_fn(get))
+    }
+
+    pub fn read(env: &Env<'_>) -> Result<Self, SettingsError> {
+        let count = |name: &str, default: u64, min: u64| -> Result<usize, SettingsError> {
+            let n: u64 = env.number_in(name, default, min..=u64::from(u32::MAX))?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         };
         Ok(Self {
-            addr: get("AGENTQ_WS_ADDR")
-                .unwrap_or_else(|| "127.0.0.1:8081".into())
-                .parse()
-                .map_err(|_| anyhow::anyhow!("AGENTQ_WS_ADDR: expected host:port"))?,
-            redis_url: get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://./data/agentq.db?mode=rwc".into()),
-            queue: get("AGENTQ_QUEUE").unwrap_or_else(|| "agent-execution".into()),
-            jwt_secret,
-            allowed_origins: get("AGENTQ_ALLOWED_ORIGINS")
-                .map(|list| {
-                    list.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            client_buffer: usize::try_from(number("AGENTQ_WS_CLIENT_BUFFER", 1024)?.max(1))?,
-            ping_every: Duration::from_millis(number("AGENTQ_WS_PING_MS", 20_000)?.max(100)),
-            recheck_every: Duration::from_millis(number("AGENTQ_WS_RECHECK_MS", 10_000)?.max(100)),
-            max_connections: match number("AGENTQ_WS_MAX_CONNECTIONS", 20_000)? {
-                0 => anyhow::bail!("AGENTQ_WS_MAX_CONNECTIONS: expected at least 1"),
-                n => usize::try_from(n)?,
-            },
-            replay_max: match number("AGENTQ_WS_REPLAY_MAX", 100_000)? {
-                n if n < 500 => anyhow::bail!("AGENTQ_WS_REPLAY_MAX: expected at least 500"),
-                n => usize::try_from(n)?,
-            },
+            core: Core::read(env)?,
+            addr: env.addr("AGENTQ_WS_ADDR", "127.0.0.1:8081")?,
+            jwt_secret: agentq_settings::jwt_secret(env, DevSecrets::Read)?,
+            allowed_origins: env
+                .list("AGENTQ_ALLOWED_ORIGINS")
+                .into_iter()
+                .map(|origin| origin.trim_end_matches('/').to_owned())
+                .collect(),
+            client_buffer: count("AGENTQ_WS_CLIENT_BUFFER", 1024, 1)?,
+            ping_every: env.millis("AGENTQ_WS_PING_MS", 20_000, 100)?,
+            recheck_every: env.millis("AGENTQ_WS_RECHECK_MS", 10_000, 100)?,
+            max_connections: count("AGENTQ_WS_MAX_CONNECTIONS", 20_000, 1)?,
+            replay_max: count("AGENTQ_WS_REPLAY_MAX", 100_000, 500)?,
         })
     }
 }
@@ -102,8 +63,9 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentq_settings::MIN_JWT_SECRET_BYTES;
 
-    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -4,7 +4,8 @@
 //!
 //! `queue-bench run [--runs N] [--out FILE] [--only drain_c5,...]`  median of N runs, JSON to FILE
 //! `queue-bench worker ...`                    a worker process (started by `run`)
-//! `queue-bench compare OURS BULLMQ BULLMQ_CPU` the table with ratios against BullMQ's results
+//! `queue-bench compare OURS BULLMQ BULLMQ_CPU [...]` the table: one triple per interleaved run,
+//! each ratio the median of the pairs' ratios
 
 mod compare;
 mod scenarios;
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
         Some("worker") => worker::main(&args[1..]),
         Some("compare") => compare::main(&args[1..]),
         _ => Err(
-            "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json BULLMQ_REDIS_CPU.json"
+            "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json BULLMQ_REDIS_CPU.json [...]"
                 .into(),
         ),
     };

@@ -21,29 +21,29 @@ use tokio_util::sync::CancellationToken;
 use crate::job::{JobContext, process_one};
 use crate::settings::Settings;
 
-/// Runs the worker pool and the recorder until `shutdown`; returns what the pool did.
-pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<WorkerReport> {
+/// Runs the worker pool and the recorder until `shutdown`, with `/healthz` and `/metrics` on
+/// `metrics` when given; returns what the pool did.
+pub async fn run(
+    settings: Settings,
+    metrics: Option<tokio::net::TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<WorkerReport> {
     // installed before anything records a metric: earlier ones would be lost
-    let metrics = agentq_telemetry::prometheus();
-    let db = agentq_store::connect_and_migrate(&settings.database_url).await?;
-    let mut config = QueueConfig::named(settings.queue.clone());
-    config.lease = settings.lease;
-    config.max_attempts = settings.attempts;
-    config.backoff.base = settings.backoff_base;
-    let queue = Queue::new(Redis::open(&settings.redis_url)?, config);
+    let prometheus = agentq_telemetry::prometheus();
+    let core = &settings.core;
+    let db = agentq_store::connect_and_migrate(core.database_url.expose()).await?;
+    let mut config = QueueConfig::named(core.queue.clone());
+    config.lease = core.lease;
+    config.max_attempts = core.attempts;
+    config.backoff.base = core.backoff_base;
+    let queue = Queue::new(Redis::open(core.redis_url.expose())?, config);
     observe::check_redis(&queue).await;
-    if let Some(addr) = settings.metrics_addr {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => {
-                tokio::spawn(agentq_telemetry::serve_health_and_metrics(
-                    listener,
-                    metrics,
-                    shutdown.clone(),
-                ));
-            }
-            // a taken metrics port must not stop jobs from running
-            Err(err) => tracing::warn!(%addr, error = %err, "no /metrics: cannot listen"),
-        }
+    if let Some(listener) = metrics {
+        tokio::spawn(agentq_telemetry::serve_health_and_metrics(
+            listener,
+            prometheus,
+            shutdown.clone(),
+        ));
     }
     let root = &settings.agents.work_root;
     let (work_dir, swept) = workdir::sweep_and_claim(root, &settings.worker_id).map_err(|err| {
@@ -56,7 +56,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let ctx = Arc::new(JobContext {
         queue: queue.clone(),
         db: db.clone(),
-        secrets: SecretBox::new(&settings.secret_key),
+        secrets: SecretBox::new(settings.secret_key.expose()),
         http: http::HttpAgents::new(&settings.agents),
         work_dir: work_dir.clone(),
         agents: settings.agents.clone(),
@@ -85,9 +85,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         settings.retention,
         shutdown.clone(),
     ));
-    let mut options = WorkerOptions::new(settings.worker_id.clone(), settings.concurrency);
+    let concurrency = usize::try_from(settings.core.concurrency).unwrap_or(1);
+    let mut options = WorkerOptions::new(settings.worker_id.clone(), concurrency);
     options.shutdown_grace = settings.shutdown_grace;
-    tracing::info!(worker = %settings.worker_id, concurrency = settings.concurrency, "queue-worker running");
+    tracing::info!(worker = %settings.worker_id, concurrency, "queue-worker running");
     let report = run_worker(
         queue,
         options,

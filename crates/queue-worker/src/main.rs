@@ -18,7 +18,21 @@ async fn serve() -> anyhow::Result<()> {
     let shutdown = agentq_telemetry::shutdown_on_signal(
         "running jobs get the grace period, then go back to the queue",
     );
-    let report = agentq_queue_worker::run(settings, shutdown).await?;
+    let metrics = match settings.metrics_addr {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                agentq_telemetry::announce("queue-worker metrics", listener.local_addr()?);
+                Some(listener)
+            }
+            // a taken metrics port must not stop jobs from running
+            Err(err) => {
+                tracing::warn!(%addr, error = %err, "no /metrics: cannot listen");
+                None
+            }
+        },
+    };
+    let report = agentq_queue_worker::run(settings, metrics, shutdown).await?;
     tracing::info!(?report, "queue-worker stopped");
     Ok(())
 }

@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use agentq_domain::bounded;
-use agentq_domain::{Backoff, JobEventKind, JobId};
-use agentq_queue::{Queue, QueueEvent, RecorderGroup};
+use agentq_domain::{Backoff, JobId};
+use agentq_queue::{JobEvent, Queue, QueueEvent, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobTransition, StoreError, TransitionOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -33,48 +33,58 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
     let at = i64::try_from(event.time_ms())
         .ok()
         .map(agentq_store::from_millis);
-    let attempts = |name| event.number(name).and_then(|n| u32::try_from(n).ok());
-    let error = || event.field("error").map(bounded::error_text);
     // the state comes from the one mapping the broadcasters use too; each kind adds its fields
     let state = JobTransition {
-        status: Some(event.kind.resulting_state()?),
+        status: Some(event.what.resulting_state()?),
         ..JobTransition::default()
     };
-    let change = match event.kind {
-        JobEventKind::Queued => state,
+    let change = match &event.what {
+        JobEvent::Queued { .. } => state,
         // output lines change no row (no state: returned above)
-        JobEventKind::Log => return None,
-        JobEventKind::Started => JobTransition {
+        JobEvent::Log { .. } => return None,
+        JobEvent::Started { .. } => JobTransition {
             started_at: at,
             ..state
         },
-        JobEventKind::Progress => JobTransition {
-            progress: event.number("progress").and_then(|p| u8::try_from(p).ok()),
+        JobEvent::Progress { progress } => JobTransition {
+            progress: *progress,
             ..state
         },
-        JobEventKind::Completed => JobTransition {
+        JobEvent::Completed {
+            result,
+            duration_ms,
+            attempt,
+        } => JobTransition {
             completed_at: at,
             progress: Some(100),
-            attempts_made: attempts("attempt"),
-            result: event.field("result").map(stored_result),
-            execution_time_ms: event
-                .number("duration_ms")
-                .and_then(|d| i64::try_from(d).ok()),
+            attempts_made: *attempt,
+            result: Some(stored_result(result)),
+            execution_time_ms: duration_ms.and_then(|d| i64::try_from(d).ok()),
             ..state
         },
-        JobEventKind::Retrying => JobTransition {
-            attempts_made: attempts("attempts_made"),
-            last_error: error(),
+        JobEvent::Retrying {
+            error,
+            attempts_made,
+            ..
+        } => JobTransition {
+            attempts_made: *attempts_made,
+            last_error: Some(bounded::error_text(error)),
             ..state
         },
-        JobEventKind::Failed => JobTransition {
-            completed_at: at,
-            attempts_made: attempts("attempts_made"),
-            last_error: error().map(|e| e.lines().next().unwrap_or_default().to_owned()),
-            error_stack: error().filter(|e| e.contains('\n')),
-            ..state
-        },
-        JobEventKind::Cancelled => JobTransition {
+        JobEvent::Failed {
+            error,
+            attempts_made,
+        } => {
+            let error = bounded::error_text(error);
+            JobTransition {
+                completed_at: at,
+                attempts_made: *attempts_made,
+                last_error: Some(error.lines().next().unwrap_or_default().to_owned()),
+                error_stack: error.contains('\n').then_some(error),
+                ..state
+            }
+        }
+        JobEvent::Cancelled => JobTransition {
             completed_at: at,
             ..state
         },

@@ -1,30 +1,25 @@
-//! The worker's settings, from the environment (DESIGN.md §8).
+//! The worker's settings, from the environment (DESIGN.md §8): the core every binary reads
+//! (`agentq_settings::Core`), and the worker's own.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use agentq_settings::{Core, DevSecrets, Env, Secret, SettingsError};
 
 #[derive(Clone)]
 pub struct Settings {
-    pub redis_url: String,
-    pub database_url: String,
-    pub queue: String,
+    pub core: Core,
     /// `AGENTQ_WORKER_ID`: unique per process; defaults to host and pid.
     pub worker_id: String,
-    pub concurrency: usize,
-    pub lease: Duration,
-    pub attempts: u32,
-    pub backoff_base: Duration,
     /// `AGENTQ_SHUTDOWN_GRACE_MS` (30000): how long running jobs may finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
-    pub secret_key: [u8; 32],
+    pub secret_key: Secret<[u8; 32]>,
     /// `AGENTQ_BENCH_SKIP_AGENTS=1`: benchmarks only; jobs complete without running their agent.
     pub skip_agents: bool,
-    /// `AGENTQ_WORKER_METRICS_ADDR` (127.0.0.1:9091; `off` for none): `/healthz` and `/metrics`.
+    /// `AGENTQ_WORKER_METRICS_ADDR` (127.0.0.1:9091; `off` for none; port 0 picks one):
+    /// `/healthz` and `/metrics`.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `AGENTQ_RECONCILE_EVERY_MS` (30000) and `AGENTQ_RECONCILE_GRACE_MS` (60000).
     pub reconcile: crate::reconciler::ReconcileOptions,
@@ -91,43 +86,32 @@ fn is_service_variable(name: &str) -> bool {
 }
 
 impl AgentSettings {
-    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    fn read(env: &Env<'_>) -> Result<Self, SettingsError> {
         // the store refuses a result over 1 MiB; half of it leaves room for the JSON around it
-        let most = agentq_store::MAX_JOB_DATA_BYTES / 2;
-        let bytes = |name: &str, default: usize| -> anyhow::Result<usize> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1024..=most).contains(n))
-                    .ok_or_else(|| anyhow::anyhow!("{name}: expected bytes from 1024 to {most}")),
-            }
+        let most = (agentq_store::MAX_JOB_DATA_BYTES / 2) as u64;
+        let bytes = |name: &str, default: usize| -> Result<usize, SettingsError> {
+            let n = env.number_in(name, default as u64, 1024..=most)?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         };
-        let extra: Vec<String> = get("AGENTQ_AGENT_ENV")
-            .map(|list| {
-                list.split(',')
-                    .map(|n| n.trim().to_owned())
-                    .filter(|n| !n.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let extra = env.list("AGENTQ_AGENT_ENV");
         if let Some(secret) = extra.iter().find(|name| is_service_variable(name)) {
-            anyhow::bail!(
-                "AGENTQ_AGENT_ENV: {secret} belongs to the services and is never passed to agents"
-            );
+            return Err(SettingsError::new(
+                "AGENTQ_AGENT_ENV",
+                format!("{secret} belongs to the services and is never passed to agents"),
+            ));
         }
         let passed_env = AGENT_ENV_ALLOWED
             .iter()
             .map(|name| (*name).to_owned())
             .chain(extra)
-            .filter_map(|name| get(&name).map(|value| (name, value)))
+            .filter_map(|name| env.get(&name).map(|value| (name, value)))
             .collect();
-        let guard = match get("AGENTQ_AGENT_GUARD") {
+        let guard = match env.get("AGENTQ_AGENT_GUARD") {
             Some(path) => PathBuf::from(path),
             None => std::env::current_exe().map_err(|err| {
-                anyhow::anyhow!(
-                    "AGENTQ_AGENT_GUARD: unset, and this executable's path is unknown: {err}"
+                SettingsError::new(
+                    "AGENTQ_AGENT_GUARD",
+                    format!("unset, and this executable's path is unknown: {err}"),
                 )
             })?,
         };
@@ -138,10 +122,13 @@ impl AgentSettings {
                 agentq_domain::bounded::DEFAULT_MAX_RESULT_BYTES,
             )?,
             output_tail_bytes: bytes("AGENTQ_OUTPUT_TAIL_BYTES", 64 * 1024)?,
-            work_root: get("AGENTQ_WORK_DIR")
+            work_root: env
+                .get("AGENTQ_WORK_DIR")
                 .map_or_else(|| std::env::temp_dir().join("agentq-jobs"), PathBuf::from),
             passed_env,
-            hosts: agentq_domain::hosts::HostPolicy::parse(get("AGENTQ_AGENT_HOSTS").as_deref()),
+            hosts: agentq_domain::hosts::HostPolicy::parse(
+                env.get("AGENTQ_AGENT_HOSTS").as_deref(),
+            ),
         })
     }
 }
@@ -149,91 +136,48 @@ impl AgentSettings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("queue", &self.queue)
+            .field("core", &self.core)
             .field("worker_id", &self.worker_id)
-            .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
 }
 
 impl Settings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::read(&Env::process())
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let number = |name: &str, default: u64| -> anyhow::Result<u64> {
-            get(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| anyhow::anyhow!("{name}: expected a whole number"))
-            })
-        };
-        let development = get("AGENTQ_ENV").as_deref() == Some("development");
-        let secret_key = match get("AGENTQ_SECRET_KEY") {
-            Some(encoded) => BASE64
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| anyhow::anyhow!("AGENTQ_SECRET_KEY: expected 32 bytes in base64"))?,
-            None if development => std::fs::read("./data/secret.key")
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "AGENTQ_SECRET_KEY: missing, and no ./data/secret.key from the gateway"
-                    )
-                })?,
-            None => anyhow::bail!("AGENTQ_SECRET_KEY: missing (required outside development)"),
-        };
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        Self::read(&Env::from_fn(get))
+    }
+
+    pub fn read(env: &Env<'_>) -> Result<Self, SettingsError> {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "worker".into());
+        let retention_days = match env.get("AGENTQ_RETENTION_DAYS").as_deref() {
+            Some("off") => None,
+            _ => Some(env.number_in("AGENTQ_RETENTION_DAYS", 30u32, 1..=u32::MAX)?),
+        };
         Ok(Self {
-            redis_url: get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://./data/agentq.db?mode=rwc".into()),
-            queue: get("AGENTQ_QUEUE").unwrap_or_else(|| "agent-execution".into()),
-            worker_id: get("AGENTQ_WORKER_ID")
-                .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
-            concurrency: usize::try_from(number("AGENTQ_CONCURRENCY", 5)?.max(1))?,
-            lease: Duration::from_millis(number("AGENTQ_LOCK_DURATION_MS", 30_000)?.max(100)),
-            // the gateway's rule, so that both read the same value the same way
-            attempts: u32::try_from(number("AGENTQ_ATTEMPTS", 3)?)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| anyhow::anyhow!("AGENTQ_ATTEMPTS: expected 1 to 1000"))?,
-            backoff_base: Duration::from_millis(number("AGENTQ_BACKOFF_BASE_MS", 5_000)?),
-            shutdown_grace: Duration::from_millis(number("AGENTQ_SHUTDOWN_GRACE_MS", 30_000)?),
-            secret_key,
-            skip_agents: get("AGENTQ_BENCH_SKIP_AGENTS").as_deref() == Some("1"),
-            metrics_addr: match get("AGENTQ_WORKER_METRICS_ADDR").as_deref() {
-                Some("off") => None,
-                Some(addr) => Some(addr.parse().map_err(|_| {
-                    anyhow::anyhow!("AGENTQ_WORKER_METRICS_ADDR: expected host:port or off")
-                })?),
-                None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9091))),
-            },
+            core: Core::read(env)?,
+            worker_id: env.text(
+                "AGENTQ_WORKER_ID",
+                &format!("{host}-{}", std::process::id()),
+            ),
+            shutdown_grace: env.millis("AGENTQ_SHUTDOWN_GRACE_MS", 30_000, 0)?,
+            secret_key: agentq_settings::secret_key(env, DevSecrets::Read)?,
+            skip_agents: env.get("AGENTQ_BENCH_SKIP_AGENTS").as_deref() == Some("1"),
+            metrics_addr: env.addr_or_off("AGENTQ_WORKER_METRICS_ADDR", "127.0.0.1:9091")?,
             reconcile: crate::reconciler::ReconcileOptions {
-                every: Duration::from_millis(number("AGENTQ_RECONCILE_EVERY_MS", 30_000)?.max(100)),
-                grace: Duration::from_millis(number("AGENTQ_RECONCILE_GRACE_MS", 60_000)?),
+                every: env.millis("AGENTQ_RECONCILE_EVERY_MS", 30_000, 100)?,
+                grace: env.millis("AGENTQ_RECONCILE_GRACE_MS", 60_000, 0)?,
             },
             retention: crate::retention::RetentionOptions {
-                days: match get("AGENTQ_RETENTION_DAYS").as_deref() {
-                    Some("off") => None,
-                    Some(days) => {
-                        Some(days.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "AGENTQ_RETENTION_DAYS: expected whole days ≥ 1, or off"
-                            )
-                        })?)
-                    }
-                    None => Some(30),
-                },
-                every: Duration::from_millis(
-                    number("AGENTQ_RETENTION_EVERY_MS", 3_600_000)?.max(100),
-                ),
+                days: retention_days,
+                every: env.millis("AGENTQ_RETENTION_EVERY_MS", 3_600_000, 100)?,
             },
-            agents: AgentSettings::from_lookup(&get)?,
+            agents: AgentSettings::read(env)?,
         })
     }
 }
@@ -242,7 +186,7 @@ impl Settings {
 mod tests {
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let mut all: std::collections::HashMap<String, String> = [
             (
                 "AGENTQ_SECRET_KEY",
@@ -261,7 +205,7 @@ mod tests {
     fn zero_attempts_is_refused_by_name_as_the_gateway_does() {
         let err = settings(&[("AGENTQ_ATTEMPTS", "0")]).expect_err("refused");
         assert!(err.to_string().starts_with("AGENTQ_ATTEMPTS"), "{err}");
-        assert_eq!(settings(&[]).expect("defaults").attempts, 3);
+        assert_eq!(settings(&[]).expect("defaults").core.attempts, 3);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 -- enqueue: add jobs to the wait set, each with its queued event. Idempotent per job id: a job
 -- whose hash already exists is left as it is (a hash without a state is not a job: it is
 -- written over).
--- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] enqueue counter
+-- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] order (the enqueue counter)
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
 --   then n groups of 8: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
 --   W3C traceparent ('' for none; kept with the job and written on its events)

@@ -1,6 +1,6 @@
 -- heartbeat: a worker says it is alive and what it runs; workers silent for longer than the
 -- time to live drop out of the registry.
--- KEYS[1] workers zset   KEYS[2] this worker's hash
+-- KEYS[1] workers zset   KEYS[2] worker (this worker's hash)
 -- ARGV[1] worker id   ARGV[2] time to live (ms)   ARGV[3..] field, value pairs
 -- Returns: the Redis time (ms) of the beat
 local t = redis.call('TIME')

@@ -1,6 +1,6 @@
 -- slot: take (or keep) one of an agent's `max` run slots for a job, across all workers.
 -- Slots whose holder stopped renewing them expire.
--- KEYS[1] the agent's slots zset (member = job id, score = expiry ms)
+-- KEYS[1] slots (the agent's zset: member = job id, score = expiry ms)
 -- ARGV[1] job id   ARGV[2] max slots   ARGV[3] time to live (ms)
 -- Returns: 1 the job holds a slot (until now + ttl), 0 all slots are taken
 local t = redis.call('TIME')

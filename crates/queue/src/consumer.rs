@@ -148,17 +148,18 @@ impl Queue {
     pub async fn cycle(&self, worker: &str, finished: &[Finished], fetch: usize) -> Result<Cycle> {
         let keys = &self.keys;
         let config = &self.config;
-        let mut invocation = self.scripts.cycle.prepare_invoke();
+        let mut invocation = self.scripts.cycle.with_keys(&[
+            ("wait", keys.wait()),
+            ("delayed", keys.delayed()),
+            ("active", keys.active()),
+            ("completed", keys.completed()),
+            ("failed", keys.failed()),
+            ("cancelled", keys.cancelled()),
+            ("events", keys.events()),
+            ("marker", keys.marker()),
+            ("stats", keys.stats()),
+        ]);
         invocation
-            .key(keys.wait())
-            .key(keys.delayed())
-            .key(keys.active())
-            .key(keys.completed())
-            .key(keys.failed())
-            .key(keys.cancelled())
-            .key(keys.events())
-            .key(keys.marker())
-            .key(keys.stats())
             .arg(keys.prefix())
             .arg(worker)
             .arg(millis(config.lease))
@@ -200,9 +201,11 @@ impl Queue {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let mut invocation = self.scripts.extend.prepare_invoke();
+        let mut invocation = self
+            .scripts
+            .extend
+            .with_keys(&[("active", self.keys.active())]);
         invocation
-            .key(self.keys.active())
             .arg(self.keys.prefix())
             .arg(millis(self.config.lease))
             .arg(leases.len());

@@ -29,12 +29,13 @@ pub enum RetryOutcome {
 impl Queue {
     pub async fn cancel(&self, id: &JobId) -> Result<CancelOutcome> {
         let keys = &self.keys;
-        let mut invocation = self.scripts.cancel.prepare_invoke();
+        let mut invocation = self.scripts.cancel.with_keys(&[
+            ("wait", keys.wait()),
+            ("delayed", keys.delayed()),
+            ("cancelled", keys.cancelled()),
+            ("events", keys.events()),
+        ]);
         invocation
-            .key(keys.wait())
-            .key(keys.delayed())
-            .key(keys.cancelled())
-            .key(keys.events())
             .arg(keys.prefix())
             .arg(id.to_string())
             .arg(keys.control_channel());
@@ -54,14 +55,13 @@ impl Queue {
     /// Queues a failed job again with a fresh set of attempts (the seed's `retryJob`).
     pub async fn retry(&self, id: &JobId) -> Result<RetryOutcome> {
         let keys = &self.keys;
-        let mut invocation = self.scripts.retry.prepare_invoke();
-        invocation
-            .key(keys.wait())
-            .key(keys.failed())
-            .key(keys.events())
-            .key(keys.marker())
-            .arg(keys.prefix())
-            .arg(id.to_string());
+        let mut invocation = self.scripts.retry.with_keys(&[
+            ("wait", keys.wait()),
+            ("failed", keys.failed()),
+            ("events", keys.events()),
+            ("marker", keys.marker()),
+        ]);
+        invocation.arg(keys.prefix()).arg(id.to_string());
         let answer: String = self
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })

@@ -10,6 +10,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 
 use crate::consumer::millis;
+use crate::job_event::JobEvent;
 use crate::{EventId, Queue, QueueError, Result};
 
 /// One event as written by a script. Its time is its stream id's millisecond part.
@@ -17,21 +18,18 @@ use crate::{EventId, Queue, QueueError, Result};
 pub struct QueueEvent {
     /// The stream id (`<ms>-<seq>`): unique, and increasing in the order of the transitions.
     pub id: String,
-    pub kind: JobEventKind,
     pub job: JobId,
     pub project: Option<ProjectId>,
     pub task: Option<TaskId>,
-    /// The event's other fields (`attempt`, `progress`, `result`, `error`, `delay_ms`, ...).
-    pub fields: HashMap<String, String>,
+    /// The W3C traceparent of the request that queued the job, if it had one.
+    pub trace: Option<String>,
+    /// What happened, with its own fields.
+    pub what: JobEvent,
 }
 
 impl QueueEvent {
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-
-    pub fn number(&self, name: &str) -> Option<u64> {
-        self.field(name).and_then(|v| v.parse().ok())
+    pub fn kind(&self) -> JobEventKind {
+        self.what.kind()
     }
 
     /// Milliseconds since the epoch, Redis clock.
@@ -55,7 +53,7 @@ impl QueueEvent {
             .collect();
         let bad =
             |what: &str| QueueError::protocol(format!("event {} has no valid {what}", entry.id));
-        let kind = fields
+        let kind: JobEventKind = fields
             .remove("event")
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| bad("event"))?;
@@ -65,13 +63,15 @@ impl QueueEvent {
             .ok_or_else(|| bad("job"))?;
         let project = fields.remove("project").and_then(|v| v.parse().ok());
         let task = fields.remove("task").and_then(|v| v.parse().ok());
+        let trace = fields.remove("trace").filter(|t| !t.is_empty());
+        let what = JobEvent::decode(kind, &mut fields);
         Ok(Self {
             id: entry.id,
-            kind,
             job,
             project,
             task,
-            fields,
+            trace,
+            what,
         })
     }
 }
@@ -247,10 +247,11 @@ impl Queue {
 
     /// Drops events that are recorded and older than the replay window; enforces the cap.
     pub async fn trim_events(&self, group: &str) -> Result<EventTrim> {
-        let mut invocation = self.scripts.trim_events.prepare_invoke();
+        let mut invocation = self
+            .scripts
+            .trim_events
+            .with_keys(&[("events", self.keys.events()), ("stats", self.keys.stats())]);
         invocation
-            .key(self.keys.events())
-            .key(self.keys.stats())
             .arg(group)
             .arg(millis(self.config.events_replay))
             .arg(self.config.events_cap);

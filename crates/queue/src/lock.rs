@@ -9,11 +9,11 @@ use crate::{Queue, Result};
 impl Queue {
     /// Takes the lock, or renews it if `holder` has it. False when another holder has it.
     pub async fn lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool> {
-        let mut invocation = self.scripts.lock.prepare_invoke();
-        invocation
-            .key(self.keys.lock(name))
-            .arg(holder)
-            .arg(millis(ttl).max(1));
+        let mut invocation = self
+            .scripts
+            .lock
+            .with_keys(&[("lock", self.keys.lock(name))]);
+        invocation.arg(holder).arg(millis(ttl).max(1));
         let held: i64 = self
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
@@ -23,8 +23,11 @@ impl Queue {
 
     /// Releases the lock if `holder` has it.
     pub async fn unlock(&self, name: &str, holder: &str) -> Result<bool> {
-        let mut invocation = self.scripts.unlock.prepare_invoke();
-        invocation.key(self.keys.lock(name)).arg(holder);
+        let mut invocation = self
+            .scripts
+            .unlock
+            .with_keys(&[("lock", self.keys.lock(name))]);
+        invocation.arg(holder);
         let released: i64 = self
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })

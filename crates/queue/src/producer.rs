@@ -79,14 +79,13 @@ impl Queue {
             return Ok(Vec::new());
         }
         let keys = &self.keys;
-        let mut invocation = self.scripts.enqueue.prepare_invoke();
-        invocation
-            .key(keys.wait())
-            .key(keys.events())
-            .key(keys.marker())
-            .key(keys.order())
-            .arg(keys.prefix())
-            .arg(jobs.len());
+        let mut invocation = self.scripts.enqueue.with_keys(&[
+            ("wait", keys.wait()),
+            ("events", keys.events()),
+            ("marker", keys.marker()),
+            ("order", keys.order()),
+        ]);
+        invocation.arg(keys.prefix()).arg(jobs.len());
         let backoff_ms = self.config.backoff.base.as_millis() as u64;
         for job in jobs {
             invocation

@@ -7,9 +7,11 @@ use crate::{LeaseToken, Queue, Result};
 impl Queue {
     /// Records progress (clamped to 0..=100). False when the lease is no longer current.
     pub async fn progress(&self, id: &JobId, token: LeaseToken, progress: u8) -> Result<bool> {
-        let mut invocation = self.scripts.progress.prepare_invoke();
+        let mut invocation = self
+            .scripts
+            .progress
+            .with_keys(&[("events", self.keys.events())]);
         invocation
-            .key(self.keys.events())
             .arg(self.keys.prefix())
             .arg(id.to_string())
             .arg(token.0)
@@ -27,9 +29,11 @@ impl Queue {
         if lines.is_empty() {
             return Ok(true);
         }
-        let mut invocation = self.scripts.log.prepare_invoke();
+        let mut invocation = self
+            .scripts
+            .log
+            .with_keys(&[("events", self.keys.events())]);
         invocation
-            .key(self.keys.events())
             .arg(self.keys.prefix())
             .arg(id.to_string())
             .arg(token.0)

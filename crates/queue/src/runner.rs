@@ -76,6 +76,94 @@ const CYCLES_IN_FLIGHT: usize = 2;
 /// tasks are aborted.
 const ABORT_AFTER_STOP: Duration = Duration::from_secs(5);
 
+/// Where a worker is in its life. Shutdown moves it from `Running` to `Draining` (no new
+/// leases; running jobs get the grace period), then to `Stopping` (running jobs are told to
+/// stop, and [`ABORT_AFTER_STOP`] later their tasks are aborted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Draining { grace_end: Instant },
+    Stopping { abort_at: Option<Instant> },
+}
+
+impl Phase {
+    fn grace_end(self) -> Option<Instant> {
+        match self {
+            Self::Draining { grace_end } => Some(grace_end),
+            _ => None,
+        }
+    }
+
+    fn abort_at(self) -> Option<Instant> {
+        match self {
+            Self::Stopping { abort_at } => abort_at,
+            _ => None,
+        }
+    }
+}
+
+/// When the worker next asks Redis for jobs.
+#[derive(Debug)]
+struct Asking {
+    /// Ask as soon as slots are free: a full batch came back (more may wait), or a call failed.
+    want_cycle: bool,
+    /// The waiter holds the free slots, blocked until new jobs (or `idle_wait`) arrive.
+    armed: bool,
+    /// How long the waiter may block: until the next delayed job or lease deadline, at most
+    /// the idle poll.
+    idle_wait: Duration,
+    /// After a failed call, no other before this.
+    retry_at: Option<Instant>,
+    failures: u32,
+}
+
+impl Asking {
+    fn new(idle_poll: Duration) -> Self {
+        Self {
+            want_cycle: true,
+            armed: false,
+            idle_wait: idle_poll,
+            retry_at: None,
+            failures: 0,
+        }
+    }
+
+    /// A `cycle` call came back.
+    fn cycle_done(
+        &mut self,
+        result: crate::Result<(usize, usize, Option<Duration>)>,
+        idle_poll: Duration,
+    ) {
+        match result {
+            Ok((fetched, leased, next_wake)) => {
+                self.failures = 0;
+                // a full batch means more may be waiting: ask again when slots free up
+                self.want_cycle |= fetched > 0 && leased == fetched;
+                self.idle_wait = next_wake.map_or(idle_poll, |wake| wake.min(idle_poll));
+            }
+            Err(err) => {
+                self.failures += 1;
+                let delay = Backoff::RECONNECT.delay(self.failures);
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "queue unavailable");
+                self.retry_at = Some(Instant::now() + delay);
+                self.want_cycle = true;
+            }
+        }
+    }
+
+    /// The waiter came back with what it leased.
+    fn woke(&mut self, result: crate::Result<(usize, usize, Option<Duration>)>) {
+        self.armed = false;
+        match result {
+            Ok((fetched, leased, _)) => self.want_cycle = fetched > 0 && leased == fetched,
+            Err(err) => {
+                tracing::warn!(error = %err, "queue unavailable");
+                self.want_cycle = true;
+            }
+        }
+    }
+}
+
 /// Runs until `shutdown` is cancelled and every job has been finished or given back. The
 /// handler gets each job and a token that is cancelled when it must stop (cancel requested,
 /// shutdown grace over, lease lost); what it returns then is overridden accordingly.
@@ -96,6 +184,7 @@ where
         shutdown.clone(),
     );
     let (listener, mut cancels) = spawn_cancel_listener(queue.clone());
+    let idle_poll = options.idle_poll;
     let mut worker = Worker {
         queue,
         options,
@@ -114,102 +203,63 @@ where
         .unwrap_or(0);
     let mut extend_tick = tokio::time::interval(worker.queue.config().lease / 3);
     extend_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut want_cycle = true;
-    let mut armed = false;
-    let mut stopping = false;
-    let mut idle_wait = worker.options.idle_poll;
-    let mut grace_end: Option<Instant> = None;
-    let mut abort_at: Option<Instant> = None;
-    let mut retry_at: Option<Instant> = None;
-    let mut failures = 0u32;
+    let mut phase = Phase::Running;
+    let mut asking = Asking::new(idle_poll);
 
     loop {
         while let Some(joined) = worker.tasks.try_join_next_with_id() {
             worker.collect(joined);
         }
-        if stopping
-            && !armed
-            && worker.running.is_empty()
-            && worker.pending.is_empty()
-            && worker.cycles.is_empty()
-        {
+        if phase != Phase::Running && !asking.armed && worker.is_idle() {
             break;
         }
-        let free = if stopping {
-            0
-        } else {
-            worker
-                .options
-                .concurrency
-                .saturating_sub(worker.running.len() + worker.reserved)
+        let free = match phase {
+            Phase::Running => worker.free_slots(),
+            _ => 0,
         };
-        let work = !worker.pending.is_empty() || (want_cycle && free > 0);
-        if work && retry_at.is_none() && worker.cycles.len() < CYCLES_IN_FLIGHT {
+        let work = !worker.pending.is_empty() || (asking.want_cycle && free > 0);
+        if work && asking.retry_at.is_none() && worker.cycles.len() < CYCLES_IN_FLIGHT {
             worker.launch_cycle(free);
-            want_cycle = false;
+            asking.want_cycle = false;
             continue;
         }
-        if free > 0 && !armed && !want_cycle && worker.cycles.is_empty() {
-            armed = arm.try_send((idle_wait, free)).is_ok();
-            if armed {
+        if free > 0 && !asking.armed && !asking.want_cycle && worker.cycles.is_empty() {
+            asking.armed = arm.try_send((asking.idle_wait, free)).is_ok();
+            if asking.armed {
                 worker.reserved += free;
             }
         }
         tokio::select! {
             Some(done) = worker.cycles.join_next(), if !worker.cycles.is_empty() => {
-                match worker.cycle_done(done) {
-                    Ok((fetched, leased, next_wake)) => {
-                        failures = 0;
-                        // a full batch means more may be waiting: ask again when slots free up
-                        want_cycle |= fetched > 0 && leased == fetched;
-                        idle_wait = next_wake.map_or(worker.options.idle_poll, |wake| {
-                            wake.min(worker.options.idle_poll)
-                        });
-                    }
-                    Err(err) => {
-                        failures += 1;
-                        let delay = Backoff::RECONNECT.delay(failures);
-                        tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "queue unavailable");
-                        retry_at = Some(Instant::now() + delay);
-                        want_cycle = true;
-                    }
-                }
+                asking.cycle_done(worker.cycle_done(done), idle_poll);
             }
             joined = worker.tasks.join_next_with_id(), if !worker.tasks.is_empty() => {
                 if let Some(joined) = joined {
                     worker.collect(joined);
                 }
             }
-            Some(waited) = woke.recv() => {
-                armed = false;
-                match worker.cycle_done(Ok(waited)) {
-                    Ok((fetched, leased, _)) => want_cycle = fetched > 0 && leased == fetched,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "queue unavailable");
-                        want_cycle = true;
-                    }
-                }
-            }
+            Some(waited) = woke.recv() => asking.woke(worker.cycle_done(Ok(waited))),
             Some(id) = cancels.recv() => worker.stop(&id, StopReason::Cancel),
             _ = extend_tick.tick() => {
                 worker.renew().await;
                 worker.beat(started_at).await;
             }
-            () = shutdown.cancelled(), if !stopping => {
-                stopping = true;
-                grace_end = Some(Instant::now() + worker.options.shutdown_grace);
+            () = shutdown.cancelled(), if phase == Phase::Running => {
+                phase = Phase::Draining {
+                    grace_end: Instant::now() + worker.options.shutdown_grace,
+                };
             }
-            () = sleep_until(retry_at), if retry_at.is_some() => retry_at = None,
-            () = sleep_until(grace_end), if grace_end.is_some() => {
-                grace_end = None;
-                abort_at = Some(Instant::now() + ABORT_AFTER_STOP);
-                let ids: Vec<JobId> = worker.running.keys().copied().collect();
-                for id in ids {
-                    worker.stop(&id, StopReason::Shutdown);
-                }
+            () = sleep_until(asking.retry_at), if asking.retry_at.is_some() => {
+                asking.retry_at = None;
             }
-            () = sleep_until(abort_at), if abort_at.is_some() => {
-                abort_at = None;
+            () = sleep_until(phase.grace_end()), if phase.grace_end().is_some() => {
+                phase = Phase::Stopping {
+                    abort_at: Some(Instant::now() + ABORT_AFTER_STOP),
+                };
+                worker.stop_all(StopReason::Shutdown);
+            }
+            () = sleep_until(phase.abort_at()), if phase.abort_at().is_some() => {
+                phase = Phase::Stopping { abort_at: None };
                 worker.tasks.abort_all();
             }
         }
@@ -249,6 +299,26 @@ where
     H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
+    /// Slots neither running a job nor promised to one that a call under way may bring.
+    fn free_slots(&self) -> usize {
+        self.options
+            .concurrency
+            .saturating_sub(self.running.len() + self.reserved)
+    }
+
+    /// Nothing runs, nothing waits to be reported, no call is under way.
+    fn is_idle(&self) -> bool {
+        self.running.is_empty() && self.pending.is_empty() && self.cycles.is_empty()
+    }
+
+    /// Tells every running job to stop, for `why`.
+    fn stop_all(&mut self, why: StopReason) {
+        let ids: Vec<JobId> = self.running.keys().copied().collect();
+        for id in ids {
+            self.stop(&id, why);
+        }
+    }
+
     /// Starts a `cycle` call with the pending outcomes, asking for up to `free` jobs.
     fn launch_cycle(&mut self, free: usize) {
         let outcomes = std::mem::take(&mut self.pending);

@@ -19,9 +19,11 @@ impl Queue {
         max: u32,
         ttl: Duration,
     ) -> Result<bool> {
-        let mut invocation = self.scripts.slot.prepare_invoke();
+        let mut invocation = self
+            .scripts
+            .slot
+            .with_keys(&[("slots", self.keys.agent_slots(agent))]);
         invocation
-            .key(self.keys.agent_slots(agent))
             .arg(job.to_string())
             .arg(max)
             .arg(millis(ttl).max(1));

@@ -25,10 +25,11 @@ pub struct WorkerInfo {
 impl Queue {
     /// Records `worker` as alive for `ttl`.
     pub async fn heartbeat(&self, worker: &WorkerInfo, ttl: Duration) -> Result<()> {
-        let mut invocation = self.scripts.heartbeat.prepare_invoke();
+        let mut invocation = self.scripts.heartbeat.with_keys(&[
+            ("workers", self.keys.workers()),
+            ("worker", self.keys.worker(&worker.id)),
+        ]);
         invocation
-            .key(self.keys.workers())
-            .key(self.keys.worker(&worker.id))
             .arg(&worker.id)
             .arg(millis(ttl).max(1))
             .arg("host")

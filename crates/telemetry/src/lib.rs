@@ -15,6 +15,17 @@ pub use server::serve_health_and_metrics;
 pub use signal::shutdown_on_signal;
 pub use trace::{TraceGuard, continue_trace, traceparent};
 
+/// Says where a service listens, on stdout (logs go to stderr): `<service> listening on
+/// <address>`. With port 0 in its address setting, this line is how whoever started it (a
+/// supervisor, a test) learns the port.
+pub fn announce(service: &str, addr: std::net::SocketAddr) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{service} listening on {addr}");
+    let _ = out.flush();
+    tracing::info!(%addr, "{service} listening");
+}
+
 /// Installs the process's log subscriber, and the trace exporter when
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Call once, first thing in `main`, and keep the guard
 /// until the end: dropping it flushes the spans not yet sent.

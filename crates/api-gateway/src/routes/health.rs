@@ -52,7 +52,7 @@ pub(crate) async fn prometheus(
 ) -> HttpResponse {
     // queue depth is read at scrape time: always current, and free when nobody scrapes
     if let Ok(counts) = state.queue.counts().await {
-        let queue = state.settings.queue.clone();
+        let queue = state.settings.core.queue.clone();
         for (name, value) in counts.by_state() {
             metrics::gauge!("agentq_queue_jobs", "queue" => queue.clone(), "state" => name)
                 .set(value as f64);

@@ -100,13 +100,13 @@ pub(crate) async fn queue_job(
         .batched
         .insert_job(NewJobRecord {
             job_id,
-            queue_name: state.settings.queue.clone(),
+            queue_name: state.settings.core.queue.clone(),
             task: task.id,
             task_code: task.code.clone(),
             agent: agent.id,
             project: task.project,
             priority,
-            max_attempts: state.settings.attempts,
+            max_attempts: state.settings.core.attempts,
             job_data: job_data.clone(),
             queued_by: Some(caller.user.id),
         })
@@ -130,7 +130,7 @@ pub(crate) async fn queue_job(
         project: Some(task.project),
         task: Some(task.id),
         payload: job_data.to_string(),
-        max_attempts: Some(state.settings.attempts),
+        max_attempts: Some(state.settings.core.attempts),
         // the request's trace goes on with the job, to its events and its worker
         trace: agentq_telemetry::traceparent(&tracing::Span::current()),
     };

@@ -76,9 +76,9 @@ pub(crate) async fn worker_status(
     let settings = &state.settings;
     ok(Answer::new(WorkerStatus {
         workers: WorkerConfig {
-            concurrency: settings.concurrency,
-            lock_duration: settings.lock_duration_ms,
-            queue_name: settings.queue.clone(),
+            concurrency: settings.core.concurrency,
+            lock_duration: u64::try_from(settings.core.lease.as_millis()).unwrap_or(u64::MAX),
+            queue_name: settings.core.queue.clone(),
             status: WorkersActive::Active,
         },
         queue: QueueCounts {

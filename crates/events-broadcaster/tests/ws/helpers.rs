@@ -102,23 +102,25 @@ impl Harness {
         self.jwt.issue(user.id, 3600).expect("token").token
     }
 
-    /// Starts the real binary and waits until it answers `/healthz`.
+    /// Starts the real binary on a port the OS picks and waits until it answers `/healthz`.
     pub async fn spawn(&self, extra: &[(&str, &str)]) -> Broadcaster {
-        let port = agentq_test_support::free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_events-broadcaster"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_events-broadcaster"));
+        command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("REDIS_URL", &self.redis_url)
             .env("DATABASE_URL", &self.database_url)
             .env("AGENTQ_QUEUE", &self.queue.config().name)
             .env("AGENTQ_JWT_SECRET", SECRET)
-            .env("AGENTQ_WS_ADDR", format!("127.0.0.1:{port}"))
+            .env("AGENTQ_WS_ADDR", "127.0.0.1:0")
             .env("AGENTQ_ALLOWED_ORIGINS", "https://dashboard.example")
             .env("RUST_LOG", "warn")
-            .envs(extra.iter().copied())
-            .spawn()
-            .expect("events-broadcaster");
-        let broadcaster = Broadcaster { child, port };
+            .envs(extra.iter().copied());
+        let (child, addr) = agentq_test_support::spawn_listening(command);
+        let broadcaster = Broadcaster {
+            child,
+            port: addr.port(),
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(reply) = reqwest::get(broadcaster.http("/healthz")).await

@@ -51,7 +51,7 @@ async fn a_command_agent_completes_with_its_result_progress_and_output_scenario(
     let kinds: Vec<_> = events
         .iter()
         .filter(|e| e.job == id)
-        .map(|e| e.kind)
+        .map(|e| e.kind())
         .collect();
     assert!(kinds.contains(&JobEventKind::Progress), "{kinds:?}");
     assert!(kinds.contains(&JobEventKind::Log), "{kinds:?}");
@@ -96,11 +96,17 @@ async fn a_failing_agent_is_retried_with_backoff_and_fails_with_its_stderr_scena
         .events;
     let retries: Vec<_> = events
         .iter()
-        .filter(|e| e.job == id && e.kind == JobEventKind::Retrying)
+        .filter(|e| e.job == id && e.kind() == JobEventKind::Retrying)
         .collect();
     assert_eq!(retries.len(), 2);
-    assert_eq!(retries[0].number("delay_ms"), Some(50));
-    assert_eq!(retries[1].number("delay_ms"), Some(100));
+    let delays: Vec<_> = retries
+        .iter()
+        .map(|e| match e.what {
+            agentq_queue::JobEvent::Retrying { delay_ms, .. } => delay_ms,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delays, [Some(50), Some(100)]);
     stop.cancel();
     worker.await.expect("join").expect("worker");
     h.cleanup().await;
@@ -310,7 +316,7 @@ async fn sigterm_gives_running_jobs_back_and_another_worker_finishes_each_once_s
     for id in &ids {
         let completions = events
             .iter()
-            .filter(|e| &e.job == id && e.kind == JobEventKind::Completed)
+            .filter(|e| &e.job == id && e.kind() == JobEventKind::Completed)
             .count();
         assert_eq!(completions, 1, "job {id} completed {completions} times");
     }
@@ -362,7 +368,7 @@ async fn kill_9_of_a_worker_mid_run_loses_no_job_and_completes_none_twice_scenar
     for id in &ids {
         let completions = events
             .iter()
-            .filter(|e| &e.job == id && e.kind == JobEventKind::Completed)
+            .filter(|e| &e.job == id && e.kind() == JobEventKind::Completed)
             .count();
         assert_eq!(completions, 1, "job {id} completed {completions} times");
     }

@@ -69,9 +69,12 @@ impl Harness {
             .expect("task");
         let settings = Settings::from_lookup(|n| vars.get(n).cloned()).expect("settings");
         let mut config = QueueConfig::named(queue_name);
-        config.max_attempts = settings.attempts;
-        config.backoff.base = settings.backoff_base;
-        let queue = Queue::new(Redis::open(&settings.redis_url).expect("redis"), config);
+        config.max_attempts = settings.core.attempts;
+        config.backoff.base = settings.core.backoff_base;
+        let queue = Queue::new(
+            Redis::open(settings.core.redis_url.expose()).expect("redis"),
+            config,
+        );
         Self {
             db,
             queue,
@@ -110,6 +113,7 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(agentq_queue_worker::run(
             self.settings(worker_id),
+            None,
             shutdown.clone(),
         ));
         (shutdown, handle)
@@ -134,9 +138,9 @@ impl Harness {
         std::process::Command::new(env!("CARGO_BIN_EXE_queue-worker"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", &settings.redis_url)
-            .env("DATABASE_URL", &settings.database_url)
-            .env("AGENTQ_QUEUE", &settings.queue)
+            .env("REDIS_URL", settings.core.redis_url.expose())
+            .env("DATABASE_URL", settings.core.database_url.expose())
+            .env("AGENTQ_QUEUE", &settings.core.queue)
             .env("AGENTQ_SECRET_KEY", SECRET_KEY)
             .env("AGENTQ_WORKER_ID", worker_id)
             .env("AGENTQ_WORKER_METRICS_ADDR", "off")
@@ -245,72 +249,7 @@ impl Harness {
     }
 }
 
-/// A `redis-server` of the test's own on a free port (for tests that destroy its data).
-pub struct OwnRedis {
-    child: std::process::Child,
-    pub port: u16,
-}
-
-impl OwnRedis {
-    pub fn start() -> Self {
-        Self::start_on(agentq_test_support::free_port())
-    }
-
-    /// Stops the server and starts a new one on the same port (with none of the old data).
-    pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let fresh = Self::start_on(self.port);
-        *self = fresh;
-    }
-
-    fn start_on(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let own = Self { child, port };
-        for _ in 0..200 {
-            if own.cli(&["PING"]) {
-                return own;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server on port {port} did not start");
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn cli(&self, args: &[&str]) -> bool {
-        std::process::Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .is_ok_and(|o| {
-                o.status.success()
-                    && !String::from_utf8_lossy(&o.stdout).starts_with("Could not connect")
-            })
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use agentq_test_support::OwnRedis;
 
 /// A TCP proxy that holds every chunk of the server's answers for `delay`: a slow database
 /// as its clients see it.

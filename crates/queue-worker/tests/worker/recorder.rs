@@ -58,7 +58,7 @@ async fn a_database_outage_delays_records_and_loses_none() {
     let Some(h) = Harness::on_mariadb(&[]).await else {
         return;
     };
-    let url = h.settings("probe").database_url;
+    let url = h.settings("probe").core.database_url.expose().clone();
     let agent = h.agent("true", 30).await;
     let mut ids = Vec::new();
     for _ in 0..20 {

@@ -51,7 +51,7 @@ async fn a_blocked_reader_gets_new_events_as_they_happen() {
     let id = add(&queue, NewJob::new("{}")).await;
     let got = reader.await.expect("task").expect("read").events;
     assert_eq!(got.len(), 1);
-    assert_eq!((got[0].kind, got[0].job), (JobEventKind::Queued, id));
+    assert_eq!((got[0].kind(), got[0].job), (JobEventKind::Queued, id));
 }
 
 #[tokio::test]
@@ -248,9 +248,9 @@ async fn every_lifecycle_event_of_a_traced_job_carries_its_trace() {
     let events = all_events(&queue).await;
     assert!(events.len() >= 6, "{events:?}");
     for event in &events {
-        assert_eq!(event.field("trace"), Some(trace), "{event:?}");
+        assert_eq!(event.trace.as_deref(), Some(trace), "{event:?}");
     }
-    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind()).collect();
     assert!(kinds.contains(&JobEventKind::Cancelled), "{kinds:?}");
     assert_eq!(
         kinds.iter().filter(|k| **k == JobEventKind::Queued).count(),

@@ -96,5 +96,10 @@ async fn an_expired_lease_goes_back_to_wait_until_the_stall_limit_then_fails() {
         [Queued, Started, Queued, Started, Failed]
     );
     let events = all_events(&queue).await;
-    assert_eq!(events[2].field("reason"), Some("stalled"));
+    assert_eq!(
+        events[2].what,
+        agentq_queue::JobEvent::Queued {
+            reason: "stalled".into()
+        }
+    );
 }

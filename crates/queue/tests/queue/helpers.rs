@@ -1,4 +1,3 @@
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use agentq_domain::{JobEventKind, JobId};
@@ -71,7 +70,7 @@ pub async fn kinds_of(queue: &Queue, id: &JobId) -> Vec<JobEventKind> {
         .await
         .into_iter()
         .filter(|e| &e.job == id)
-        .map(|e| e.kind)
+        .map(|e| e.kind())
         .collect()
 }
 
@@ -93,56 +92,7 @@ where
     }
 }
 
-/// A `redis-server` of the test's own on a free port, for tests that kill connections or
-/// count commands. Stopped when dropped.
-pub struct OwnRedis {
-    child: Child,
-    pub port: u16,
-}
-
-impl OwnRedis {
-    pub fn start() -> Self {
-        let port = agentq_test_support::free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let own = Self { child, port };
-        for _ in 0..200 {
-            if own.cmd(&["PING"]).is_some() {
-                return own;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server on port {port} did not start");
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs a command with redis-cli; its output, if it succeeded.
-    pub fn cmd(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-            .filter(|s| !s.starts_with("Could not connect"))
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use agentq_test_support::OwnRedis;
 
 /// Leases one job, trying until `within` passes (for jobs that become due later).
 pub async fn lease_one_within(queue: &Queue, within: Duration) -> Option<LeasedJob> {

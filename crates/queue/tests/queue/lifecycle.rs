@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use agentq_domain::{Backoff, JobEventKind, JobState};
-use agentq_queue::{NewJob, Outcome, RetryOutcome};
+use agentq_queue::{JobEvent, NewJob, Outcome, RetryOutcome};
 
 use crate::helpers::*;
 
@@ -24,10 +24,21 @@ async fn a_completed_job_keeps_its_result_and_every_transition_writes_one_event(
         [Queued, Started, Progress, Completed]
     );
     let events = all_events(&queue).await;
-    let completed = events.iter().find(|e| e.kind == Completed).expect("event");
-    assert_eq!(completed.field("result"), Some(r#"{"ok":true}"#));
-    assert!(completed.number("duration_ms").is_some());
-    assert_eq!(completed.number("attempt"), Some(1));
+    let completed = events
+        .iter()
+        .find(|e| e.kind() == Completed)
+        .expect("event");
+    let JobEvent::Completed {
+        result,
+        duration_ms,
+        attempt,
+    } = &completed.what
+    else {
+        panic!("{completed:?}");
+    };
+    assert_eq!(result, r#"{"ok":true}"#);
+    assert!(duration_ms.is_some());
+    assert_eq!(*attempt, Some(1));
 }
 
 #[tokio::test]
@@ -60,7 +71,7 @@ async fn failures_retry_after_exponential_backoff_then_fail_for_good() {
 
     let events: Vec<_> = all_events(&queue).await;
     use JobEventKind::*;
-    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
         [
@@ -68,11 +79,14 @@ async fn failures_retry_after_exponential_backoff_then_fail_for_good() {
         ]
     );
     // the retry waits follow the domain's backoff, and no attempt starts early
-    let retrying: Vec<_> = events.iter().filter(|e| e.kind == Retrying).collect();
-    let started: Vec<_> = events.iter().filter(|e| e.kind == Started).collect();
+    let retrying: Vec<_> = events.iter().filter(|e| e.kind() == Retrying).collect();
+    let started: Vec<_> = events.iter().filter(|e| e.kind() == Started).collect();
     for (n, retry) in retrying.iter().enumerate() {
         let delay = backoff.delay(n as u32 + 1).as_millis() as u64;
-        assert_eq!(retry.number("delay_ms"), Some(delay));
+        assert!(
+            matches!(retry.what, JobEvent::Retrying { delay_ms, .. } if delay_ms == Some(delay)),
+            "{retry:?}"
+        );
         let waited = started[n + 1].time_ms() - retry.time_ms();
         assert!(
             waited >= delay,
@@ -81,8 +95,13 @@ async fn failures_retry_after_exponential_backoff_then_fail_for_good() {
         );
     }
     let failed = events.last().expect("failed event");
-    assert_eq!(failed.field("error"), Some("boom 3"));
-    assert_eq!(failed.number("attempts_made"), Some(3));
+    assert_eq!(
+        failed.what,
+        JobEvent::Failed {
+            error: "boom 3".into(),
+            attempts_made: Some(3)
+        }
+    );
 }
 
 #[tokio::test]
@@ -127,8 +146,10 @@ async fn output_lines_are_kept_capped_and_announced_in_batches() {
     let events = all_events(&queue).await;
     let batches: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == JobEventKind::Log)
-        .filter_map(|e| e.field("lines"))
+        .filter_map(|e| match &e.what {
+            JobEvent::Log { lines } => Some(lines.as_str()),
+            _ => None,
+        })
         .collect();
     assert_eq!(batches, ["line 1\nline 2", "line 3\nline 4\nline 5"]);
 }

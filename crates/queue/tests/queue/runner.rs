@@ -55,7 +55,7 @@ async fn ten_thousand_jobs_through_eight_workers_complete_exactly_once() {
     let completions = all_events(&queue)
         .await
         .into_iter()
-        .filter(|e| e.kind == JobEventKind::Completed)
+        .filter(|e| e.kind() == JobEventKind::Completed)
         .count();
     assert_eq!(completions, 10_000);
 }
