@@ -2,7 +2,8 @@
 # `just up`: the whole stack on this machine. Builds in release, makes sure a Redis answers
 # (starting one on a free port if needed), uses SQLite under ./data unless DATABASE_URL is set,
 # migrates, creates the admin and a demo project, task and agent on the first run, then runs
-# one api-gateway, two queue-workers and one events-broadcaster with prefixed logs until Ctrl-C.
+# one api-gateway, two queue-workers, one events-broadcaster and agentq-mcp (MCP over streamable
+# HTTP) with prefixed logs until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p data
@@ -11,6 +12,7 @@ release=$(scripts/release-bins.sh)
 gateway=$release/api-gateway
 worker=$release/queue-worker
 broadcaster=$release/events-broadcaster
+mcp=$release/agentq-mcp
 
 pids=()
 stop() {
@@ -42,6 +44,7 @@ export AGENTQ_ENV="${AGENTQ_ENV:-development}"
 export DATABASE_URL="${DATABASE_URL:-sqlite://./data/agentq.db?mode=rwc}"
 export AGENTQ_API_ADDR="${AGENTQ_API_ADDR:-127.0.0.1:8080}"
 export AGENTQ_WS_ADDR="${AGENTQ_WS_ADDR:-127.0.0.1:8081}"
+mcp_addr="${AGENTQ_MCP_ADDR:-127.0.0.1:8082}"
 admin_email="${AGENTQ_ADMIN_EMAIL:-admin@agentq.local}"
 
 "$gateway" migrate >/dev/null
@@ -64,6 +67,9 @@ for n in 1 2; do
     pids+=($!)
 done
 "$broadcaster" > >(sed -u 's/^/[events-broadcaster] /') 2>&1 &
+pids+=($!)
+AGENTQ_API_URL="http://$AGENTQ_API_ADDR" AGENTQ_WS_URL="ws://$AGENTQ_WS_ADDR/ws" \
+    "$mcp" --http "$mcp_addr" > >(sed -u 's/^/[agentq-mcp] /') 2>&1 &
 pids+=($!)
 
 api="http://$AGENTQ_API_ADDR/api"
@@ -95,6 +101,12 @@ Log in and queue a job:
 
 Watch its events (any WebSocket client, e.g. websocat):
   websocat "ws://$AGENTQ_WS_ADDR/ws?token=\$TOKEN"   then send {"type":"subscribe","room":"notifications"}
+
+Drive agents from an AI assistant (MCP):
+  streamable HTTP: http://$mcp_addr/mcp   with the header  Authorization: Bearer \$TOKEN
+  stdio (what desktop assistants launch), e.g. in an assistant's mcpServers configuration:
+    {"agentq": {"command": "$mcp", "env": {"AGENTQ_API_URL": "http://$AGENTQ_API_ADDR",
+      "AGENTQ_WS_URL": "ws://$AGENTQ_WS_ADDR/ws", "AGENTQ_TOKEN": "$token"}}}
 
 Ctrl-C stops everything.
 INFO

@@ -4,6 +4,7 @@
 mod access;
 mod deploy;
 mod flow;
+mod mcp;
 mod resilience;
 mod stack;
 mod tracing;

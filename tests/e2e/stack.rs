@@ -22,7 +22,7 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Where `cargo test` put the workspace's binaries: next to this test's `deps/` folder.
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
     let dir = exe
         .parent()

@@ -64,6 +64,7 @@ pub async fn run(
             .app_data(state.clone())
             .app_data(handle.clone())
             .configure(routes::configure)
+            .configure(openapi::configure)
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(ErrorBody::new("Not found"))
             }))

@@ -50,6 +50,20 @@ use crate::routes;
 )]
 pub struct ApiDoc;
 
+/// Serves the document at `/api/openapi.json`: public, like the API's shape.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(
+        routes::resource("/api/openapi.json", "GET").route(actix_web::web::get().to(served)),
+    );
+}
+
+async fn served() -> actix_web::HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.get_or_init(document).as_str())
+}
+
 /// The document as served and checked in: pretty JSON with a final newline.
 pub fn document() -> String {
     let mut text = ApiDoc::openapi()

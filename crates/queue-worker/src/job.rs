@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use agentq_domain::JobPayload;
 use agentq_domain::payload::McpServer;
+use agentq_domain::request::McpConfig;
 use agentq_queue::{LeasedJob, Outcome, Queue};
 use agentq_secrets::SecretBox;
 use agentq_store::{AgentKind, Db};
@@ -205,17 +206,16 @@ fn open_mcp_configs(secrets: &SecretBox, configs: &[McpServer]) -> Vec<Value> {
                 .auth_credentials_sealed
                 .as_ref()
                 .and_then(|sealed| secrets.open(&sealed.0))
-                .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
-            let mut value = json!({
-                "serverName": config.server_name,
-                "serverUrl": config.server_url,
-                "authType": config.auth_type,
-                "enabled": config.enabled,
-            });
-            if let Some(credentials) = opened {
-                value["authCredentials"] = credentials;
-            }
-            value
+                .and_then(|plain| serde_json::from_slice(&plain).ok());
+            // the request's own shape, credentials opened: what the member sent
+            let opened = McpConfig {
+                server_name: config.server_name.clone(),
+                server_url: config.server_url.clone(),
+                auth_type: config.auth_type,
+                auth_credentials: opened,
+                enabled: config.enabled,
+            };
+            serde_json::to_value(opened).unwrap_or(Value::Null)
         })
         .collect()
 }

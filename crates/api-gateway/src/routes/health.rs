@@ -10,8 +10,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     use crate::routes::resource;
     cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(prometheus)))
-        .service(resource("/api/openapi.json", "GET").route(web::get().to(openapi)));
+        .service(resource("/metrics", "GET").route(web::get().to(prometheus)));
 }
 
 /// The process is up.
@@ -61,12 +60,4 @@ pub(crate) async fn prometheus(
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())
-}
-
-/// The OpenAPI document (the same as `proto/openapi.json`); public, like the API's shape.
-async fn openapi() -> HttpResponse {
-    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.get_or_init(crate::openapi::document).as_str())
 }
