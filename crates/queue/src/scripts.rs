@@ -1,11 +1,13 @@
 //! The Lua scripts, compiled into the binary. `Script` sends EVALSHA and reloads the script
 //! itself when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 //!
-//! A script reads its keys by position, so every call names the keys it passes, and in debug
-//! builds (every test run, where each script runs) a call whose names differ from the script's
-//! header (`-- KEYS[1] wait   KEYS[2] events ...`) fails at once.
+//! A script reads its keys and arguments by position, so every call names the keys it passes,
+//! and in debug builds (every test run, where each script runs) a call whose key names differ
+//! from the script's header (`-- KEYS[1] wait   KEYS[2] events ...`), or that passes fewer
+//! arguments than the header lists (`ARGV[1] ... ARGV[n]`, or other than that many for a
+//! script that takes no variable tail), fails at once.
 
-use redis::{Script, ScriptInvocation};
+use redis::{FromRedisValue, RedisResult, Script, ScriptInvocation, ToRedisArgs};
 
 /// A script and its source, whose header names its keys.
 pub(crate) struct LuaScript {
@@ -21,8 +23,9 @@ impl LuaScript {
         }
     }
 
-    /// An invocation with `keys`, each named as the script's header names it, in its order.
-    pub fn with_keys(&self, keys: &[(&str, String)]) -> ScriptInvocation<'_> {
+    /// A call with `keys`, each named as the script's header names it, in its order; add the
+    /// arguments with [`LuaCall::arg`].
+    pub fn with_keys(&self, keys: &[(&str, String)]) -> LuaCall<'_> {
         debug_assert_eq!(
             keys.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
             header_keys(self.source),
@@ -32,8 +35,74 @@ impl LuaScript {
         for (_, key) in keys {
             invocation.key(key);
         }
-        invocation
+        LuaCall {
+            invocation,
+            source: self.source,
+            args: 0,
+        }
     }
+}
+
+/// One call of a script: its keys, then its arguments as they are added.
+pub(crate) struct LuaCall<'a> {
+    invocation: ScriptInvocation<'a>,
+    source: &'static str,
+    /// How many ARGV entries the arguments so far make.
+    args: usize,
+}
+
+impl LuaCall<'_> {
+    pub fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        if cfg!(debug_assertions) {
+            self.args += arg.num_of_args();
+        }
+        self.invocation.arg(arg);
+        self
+    }
+
+    pub async fn invoke_async<T: FromRedisValue>(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+    ) -> RedisResult<T> {
+        if cfg!(debug_assertions) {
+            let (fixed, variable) = header_argv(self.source);
+            let fits = if variable {
+                self.args >= fixed
+            } else {
+                self.args == fixed
+            };
+            assert!(
+                fits,
+                "{} arguments passed to a script whose header lists {fixed}{}: {}",
+                self.args,
+                if variable { " and a variable tail" } else { "" },
+                self.source.lines().next().unwrap_or_default()
+            );
+        }
+        self.invocation.invoke_async(conn).await
+    }
+}
+
+/// The arguments a script's header lists: how many fixed ones (the highest `ARGV[n]`), and
+/// whether a variable tail follows (`ARGV[n..]`, or "then n groups / pairs").
+pub(crate) fn header_argv(source: &str) -> (usize, bool) {
+    let header: Vec<&str> = source
+        .lines()
+        .take_while(|line| line.starts_with("--"))
+        .collect();
+    let mut fixed = 0;
+    let mut variable = false;
+    for entry in header.iter().flat_map(|line| line.split("ARGV[").skip(1)) {
+        let Some((number, _)) = entry.split_once(']') else {
+            continue;
+        };
+        match number.parse::<usize>() {
+            Ok(n) => fixed = fixed.max(n),
+            Err(_) => variable = true,
+        }
+    }
+    variable |= header.iter().any(|line| line.contains("then n"));
+    (fixed, variable)
 }
 
 /// The key names a script's header lists: the first word after each `KEYS[n]`, in order of n.
@@ -137,6 +206,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_header_lists_its_arguments_and_says_when_a_tail_follows() {
+        let argv: Vec<(usize, bool)> = SOURCES.iter().map(|s| header_argv(s)).collect();
+        // enqueue, cycle, extend, cancel, retry, progress, log, trim_events, lock, unlock,
+        // heartbeat, slot
+        assert_eq!(
+            argv,
+            [
+                (2, true),
+                (11, true),
+                (3, true),
+                (3, false),
+                (2, false),
+                (4, false),
+                (4, true),
+                (3, false),
+                (2, false),
+                (1, false),
+                (2, true),
+                (3, false),
+            ]
+        );
     }
 
     #[test]
