@@ -13,6 +13,7 @@ use crate::present;
 /// 30 minutes, as DESIGN.md §7.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
 
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentKind {
@@ -109,6 +110,7 @@ pub struct CreateHttpAgent {
 }
 
 /// An agent; `command` / `endpointUrl` and `env` are shown to admins only.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {

@@ -12,6 +12,7 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// `POST /queue`'s `status`: always `queued`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Queued {
@@ -19,6 +20,7 @@ pub enum Queued {
 }
 
 /// What `POST /queue` answers (the seed's body).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueuedJob {
@@ -35,6 +37,7 @@ pub struct QueuedJob {
 }
 
 /// A job: its SQL row merged with the queue's live state.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
@@ -68,6 +71,7 @@ pub struct Job {
 }
 
 /// `GET /jobs`: one page, newest first.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobPage {
@@ -107,6 +111,7 @@ pub struct ListJobsQuery {
 }
 
 /// `POST /jobs/{id}/cancel`'s `status`: always `cancelled`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Cancelled {
@@ -114,6 +119,7 @@ pub enum Cancelled {
 }
 
 /// A cancelled job; a running agent is being stopped.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobCancelled {
@@ -124,6 +130,7 @@ pub struct JobCancelled {
 }
 
 /// `POST /jobs/{id}/retry`'s `status`: always `waiting`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Waiting {
@@ -131,6 +138,7 @@ pub enum Waiting {
 }
 
 /// A failed job, queued again.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRequeued {
@@ -139,6 +147,7 @@ pub struct JobRequeued {
 }
 
 /// The agent's output.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobLogs {

@@ -5,14 +5,17 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use agentq_api_types::jobs::ListJobsQuery;
+use agentq_api_types::jobs::{
+    Job, JobCancelled, JobLogs, JobPage, JobRequeued, ListJobsQuery, QueuedJob,
+};
+use agentq_api_types::workers::WorkerStatus;
 use agentq_domain::request::{AuthType, JobContext, JobMetadata, McpConfig};
 use agentq_domain::{AgentId, JobRequest, Priority, TaskId};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -205,18 +208,28 @@ pub struct ProjectArgs {
     pub project_id: i64,
 }
 
-/// A tool's result: the API's answer as structured content, or its refusal as a tool error.
-fn answer<T: Serialize>(result: Result<T, ApiFailure>) -> CallToolResult {
-    match result {
-        Ok(value) => CallToolResult::structured(serde_json::to_value(value).unwrap_or(Value::Null)),
-        Err(failure) => failed(&failure),
-    }
+/// A tool's result: the API's answer as structured content (its schema is the tool's output
+/// schema), or its refusal as a tool error.
+fn answer<T>(result: Result<T, ApiFailure>) -> Result<Json<T>, CallToolResult> {
+    result.map(Json).map_err(|failure| failed(&failure))
 }
 
-/// A list as a tool's result: structured content must be a JSON object, so the list is its
-/// `key` field (`{"projects": [...]}`).
-fn answer_list<T: Serialize>(key: &str, result: Result<Vec<T>, ApiFailure>) -> CallToolResult {
-    answer(result.map(|items| json!({ key: items })))
+/// `list_agents`' result (structured content is an object, so the list is a field of one).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Agents {
+    pub agents: Vec<agentq_api_types::agents::Agent>,
+}
+
+/// `list_projects`' result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Projects {
+    pub projects: Vec<agentq_api_types::projects::Project>,
+}
+
+/// `list_tasks`' result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Tasks {
+    pub tasks: Vec<agentq_api_types::projects::Task>,
 }
 
 /// A refusal as a tool error an assistant can act on: the status, the API's message and its
@@ -357,10 +370,10 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<QueueJobArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<QueuedJob>, CallToolResult> {
         let request = match args.request() {
             Ok(request) => request,
-            Err(why) => return Ok(invalid(why)),
+            Err(why) => return Err(invalid(why)),
         };
         let result = self
             .authed(&ctx, |api, token| {
@@ -368,7 +381,7 @@ impl AgentqTools {
                 async move { api.queue_job(token.as_deref(), &request).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -379,7 +392,7 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<JobIdArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<Job>, CallToolResult> {
         let id = args.job_id;
         let result = self
             .authed(&ctx, |api, token| {
@@ -387,7 +400,7 @@ impl AgentqTools {
                 async move { api.job(token.as_deref(), &id).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -403,7 +416,7 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<JobIdArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<JobCancelled>, CallToolResult> {
         let id = args.job_id;
         let result = self
             .authed(&ctx, |api, token| {
@@ -411,7 +424,7 @@ impl AgentqTools {
                 async move { api.cancel_job(token.as_deref(), &id).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -421,13 +434,13 @@ impl AgentqTools {
     async fn get_agent_worker_status(
         &self,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<WorkerStatus>, CallToolResult> {
         let result = self
             .authed(&ctx, |api, token| async move {
                 api.workers(token.as_deref()).await
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -438,7 +451,7 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<ListJobsArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<JobPage>, CallToolResult> {
         let query = ListJobsQuery {
             state: args.state.map(|states| {
                 states
@@ -459,7 +472,7 @@ impl AgentqTools {
                 async move { api.list_jobs(token.as_deref(), &query).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -475,7 +488,7 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<JobIdArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<JobRequeued>, CallToolResult> {
         let id = args.job_id;
         let result = self
             .authed(&ctx, |api, token| {
@@ -483,7 +496,7 @@ impl AgentqTools {
                 async move { api.retry_job(token.as_deref(), &id).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -494,7 +507,7 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<JobIdArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<JobLogs>, CallToolResult> {
         let id = args.job_id;
         let result = self
             .authed(&ctx, |api, token| {
@@ -502,7 +515,7 @@ impl AgentqTools {
                 async move { api.job_logs(token.as_deref(), &id).await }
             })
             .await;
-        Ok(answer(result))
+        answer(result)
     }
 
     #[tool(
@@ -513,11 +526,11 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<WaitArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<crate::wait::Waited>, CallToolResult> {
         let timeout = std::time::Duration::from_secs(args.timeout_secs.unwrap_or(60).clamp(1, 600));
         let token = match self.token(&ctx, false).await {
             Ok(token) => token,
-            Err(failure) => return Ok(failed(&failure)),
+            Err(failure) => return Err(failed(&failure)),
         };
         let waited = crate::wait::wait_for_job(
             &self.api,
@@ -528,7 +541,7 @@ impl AgentqTools {
             &ctx,
         )
         .await;
-        Ok(answer(waited))
+        answer(waited)
     }
 
     #[tool(
@@ -538,13 +551,13 @@ impl AgentqTools {
     async fn list_agents(
         &self,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<Agents>, CallToolResult> {
         let result = self
             .authed(&ctx, |api, token| async move {
                 api.agents(token.as_deref()).await
             })
             .await;
-        Ok(answer_list("agents", result))
+        answer(result.map(|agents| Agents { agents }))
     }
 
     #[tool(
@@ -554,13 +567,13 @@ impl AgentqTools {
     async fn list_projects(
         &self,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<Projects>, CallToolResult> {
         let result = self
             .authed(&ctx, |api, token| async move {
                 api.projects(token.as_deref()).await
             })
             .await;
-        Ok(answer_list("projects", result))
+        answer(result.map(|projects| Projects { projects }))
     }
 
     #[tool(
@@ -571,14 +584,14 @@ impl AgentqTools {
         &self,
         Parameters(args): Parameters<ProjectArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<Json<Tasks>, CallToolResult> {
         let project = args.project_id;
         let result = self
             .authed(&ctx, |api, token| async move {
                 api.tasks(token.as_deref(), project).await
             })
             .await;
-        Ok(answer_list("tasks", result))
+        answer(result.map(|tasks| Tasks { tasks }))
     }
 }
 

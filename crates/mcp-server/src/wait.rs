@@ -25,7 +25,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// How long connecting to the broadcaster may take before the fallback is used.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Waited {
     /// The job reached completed, failed or cancelled.
