@@ -115,7 +115,8 @@ impl ApiError {
             Self::PayloadTooLarge => ErrorBody::new("Payload too large"),
             Self::UnsupportedMediaType => ErrorBody::with_details(
                 "Validation failed",
-                serde_json::json!({"_errors": ["Content-Type must be application/json"]}),
+                ValidationErrors::whole_body("Content-Type must be application/json")
+                    .to_zod_format(),
             ),
             Self::TooManyRequests => ErrorBody::new("Too many requests, try again later"),
             Self::QueueUnavailable(_) => ErrorBody::new("Agent execution service not initialized"),

@@ -104,3 +104,83 @@ mod tests {
         assert!(JobPayload::parse(r#"{"taskId": 1}"#).is_err());
     }
 }
+
+/// What an agent gets (DESIGN.md §7): a command agent on stdin, an http agent as the body of
+/// its POST (with `mcpConfigs`; a command agent finds them in the file `AGENTQ_MCP_CONFIG`
+/// names, as [`McpServersFile`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInput {
+    pub job_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub task: TaskRef,
+    pub project_id: ProjectId,
+    pub agent: AgentRef,
+    /// The request's `metadata` and `context`, as they came.
+    pub metadata: Value,
+    pub context: Value,
+    /// Only for http agents: the MCP servers, credentials opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_configs: Option<Vec<crate::request::McpConfig>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub id: TaskId,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub id: AgentId,
+    pub name: String,
+}
+
+/// The MCP configuration file a command agent gets, in the shape MCP clients read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServersFile {
+    pub mcp_servers: Vec<crate::request::McpConfig>,
+}
+
+#[cfg(test)]
+mod agent_input_tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_reads_the_documented_keys_and_mcp_configs_only_over_http() {
+        let input = AgentInput {
+            job_id: "j-1".into(),
+            attempt: 2,
+            task: TaskRef {
+                id: TaskId::try_from(7).expect("id"),
+                code: "T-7".into(),
+            },
+            project_id: ProjectId::try_from(3).expect("id"),
+            agent: AgentRef {
+                id: AgentId::try_from(5).expect("id"),
+                name: "writer".into(),
+            },
+            metadata: serde_json::json!({"estimatedHours": 2}),
+            context: Value::Null,
+            mcp_configs: None,
+        };
+        let value = serde_json::to_value(&input).expect("json");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "jobId": "j-1", "attempt": 2, "task": {"id": 7, "code": "T-7"}, "projectId": 3,
+                "agent": {"id": 5, "name": "writer"}, "metadata": {"estimatedHours": 2},
+                "context": null
+            })
+        );
+        let file = McpServersFile {
+            mcp_servers: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(&file).expect("json"),
+            serde_json::json!({"mcpServers": []})
+        );
+    }
+}

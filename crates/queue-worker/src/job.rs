@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use agentq_domain::JobPayload;
-use agentq_domain::payload::McpServer;
+use agentq_domain::payload::{AgentInput, AgentRef, McpServer, McpServersFile, TaskRef};
 use agentq_domain::request::McpConfig;
 use agentq_queue::{LeasedJob, Outcome, Queue};
 use agentq_secrets::SecretBox;
 use agentq_store::{AgentKind, Db};
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::command::{self, CommandSpec, RunningJob};
@@ -55,17 +54,24 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
     };
     let attempt = job.attempts_made + 1;
     let mcp_configs = open_mcp_configs(&ctx.secrets, &payload.mcp_configs);
-    let input = json!({
-        "jobId": job.id.to_string(),
-        "attempt": attempt,
-        "task": {"id": payload.task_id.get(), "code": payload.task_code},
-        "projectId": payload.project_id.get(),
-        "agent": {"id": agent.id.get(), "name": agent.name},
-        "metadata": payload.metadata,
-        "context": payload.context,
-    });
+    let mut input = AgentInput {
+        job_id: job.id.to_string(),
+        attempt,
+        task: TaskRef {
+            id: payload.task_id,
+            code: payload.task_code,
+        },
+        project_id: payload.project_id,
+        agent: AgentRef {
+            id: agent.id,
+            name: agent.name,
+        },
+        metadata: payload.metadata,
+        context: payload.context,
+        mcp_configs: None,
+    };
     if ctx.skip_agents {
-        return Outcome::Completed(json!({"skipped": true}).to_string());
+        return Outcome::Completed(r#"{"skipped":true}"#.to_owned());
     }
     let timeout = Duration::from_secs(agent.timeout_secs.max(1));
     match agent.kind {
@@ -76,7 +82,10 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
                     return Outcome::Failed(format!("cannot make the job's directory: {err}"));
                 }
             };
-            let mcp_config = json!({"mcpServers": mcp_configs}).to_string();
+            let mcp_config = serde_json::to_string(&McpServersFile {
+                mcp_servers: mcp_configs,
+            })
+            .unwrap_or_default();
             let mcp_file = match dir.write_private("mcp.json", mcp_config.as_bytes()) {
                 Ok(file) => file,
                 Err(err) => return Outcome::Failed(format!("cannot write the MCP config: {err}")),
@@ -94,7 +103,7 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
             let spec = CommandSpec {
                 argv,
                 env,
-                stdin: input.to_string(),
+                stdin: serde_json::to_string(&input).unwrap_or_default(),
                 timeout,
                 dir: dir.path().to_owned(),
             };
@@ -110,8 +119,8 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
         }
         AgentKind::Http(url) => {
             // the endpoint is the agent: it gets its MCP servers in the body
-            let mut body = input;
-            body["mcpConfigs"] = Value::Array(mcp_configs);
+            input.mcp_configs = Some(mcp_configs);
+            let body = serde_json::to_value(&input).unwrap_or_default();
             crate::http::run(&ctx.http, &url, body, timeout, stop).await
         }
     }
@@ -198,7 +207,7 @@ impl Drop for AgentSlot {
 
 /// The MCP configs with their credentials opened, for the agent only (`authCredentials` in
 /// place of the sealed form; a seal that does not open leaves them out).
-fn open_mcp_configs(secrets: &SecretBox, configs: &[McpServer]) -> Vec<Value> {
+fn open_mcp_configs(secrets: &SecretBox, configs: &[McpServer]) -> Vec<McpConfig> {
     configs
         .iter()
         .map(|config| {
@@ -208,14 +217,13 @@ fn open_mcp_configs(secrets: &SecretBox, configs: &[McpServer]) -> Vec<Value> {
                 .and_then(|sealed| secrets.open(&sealed.0))
                 .and_then(|plain| serde_json::from_slice(&plain).ok());
             // the request's own shape, credentials opened: what the member sent
-            let opened = McpConfig {
+            McpConfig {
                 server_name: config.server_name.clone(),
                 server_url: config.server_url.clone(),
                 auth_type: config.auth_type,
                 auth_credentials: opened,
                 enabled: config.enabled,
-            };
-            serde_json::to_value(opened).unwrap_or(Value::Null)
+            }
         })
         .collect()
 }
