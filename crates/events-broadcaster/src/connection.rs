@@ -241,8 +241,11 @@ where
                 return self.refuse(Refusal::Unavailable, message, name).await;
             }
         };
-        self.send(frame::subscribed(room)).await?;
+        // joined before the acknowledgement, so that every event after `subscribed` reaches the
+        // client (it waits in the outbox until this task has written the acknowledgement); the
+        // other order lost the events dispatched between the two under load
         let live_after = self.ctx.hub.join(&self.mailbox, room, grant.only.clone());
+        self.send(frame::subscribed(room)).await?;
         let only = grant.only.clone();
         self.joined.insert(room, grant);
         match (after, live_after) {
