@@ -29,10 +29,23 @@ pub fn created<T>(answer: Answer<T>) -> Created<T> {
     Ok((web::Json(answer), StatusCode::CREATED))
 }
 
-fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("Server error", "no app state"))
+/// The request's JSON body (content type and size checked), then `parse` of its bytes: what
+/// both body extractors share.
+fn parse_body<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    parse: fn(&[u8]) -> Result<T, ApiError>,
+) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>> {
+    let req = req.clone();
+    let payload = payload.take();
+    Box::pin(async move {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("Server error", "no app state"))?;
+        let bytes = json_bytes(&req, payload, &state).await?;
+        parse(&bytes)
+    })
 }
 
 /// A JSON body of type `T` whose garde rules hold; otherwise a 400 in zod's format (415 when
@@ -48,15 +61,12 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move {
-            let state = app_state(&req)?;
-            let bytes = json_bytes(&req, payload, &state).await?;
-            let value: T = parse_json(&bytes)?;
+        let body = parse_body(req, payload, |bytes| {
+            let value: T = parse_json(bytes)?;
             check(&value)?;
-            Ok(Self(value))
-        })
+            Ok(value)
+        });
+        Box::pin(async move { body.await.map(Self) })
     }
 }
 
@@ -69,15 +79,10 @@ impl FromRequest for QueueBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move {
-            let state = app_state(&req)?;
-            let bytes = json_bytes(&req, payload, &state).await?;
-            QueueJobRequest::parse(&bytes)
-                .map(Self)
-                .map_err(ApiError::Validation)
-        })
+        let body = parse_body(req, payload, |bytes| {
+            QueueJobRequest::parse(bytes).map_err(ApiError::Validation)
+        });
+        Box::pin(async move { body.await.map(Self) })
     }
 }
 

@@ -167,15 +167,15 @@ pub enum StateArg {
     Cancelled,
 }
 
-impl StateArg {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting",
-            Self::Delayed => "delayed",
-            Self::Active => "active",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
+impl From<StateArg> for agentq_domain::JobState {
+    fn from(state: StateArg) -> Self {
+        match state {
+            StateArg::Waiting => Self::Waiting,
+            StateArg::Delayed => Self::Delayed,
+            StateArg::Active => Self::Active,
+            StateArg::Completed => Self::Completed,
+            StateArg::Failed => Self::Failed,
+            StateArg::Cancelled => Self::Cancelled,
         }
     }
 }
@@ -456,7 +456,7 @@ impl AgentqTools {
             state: args.state.map(|states| {
                 states
                     .iter()
-                    .map(|s| s.as_str())
+                    .map(|s| agentq_domain::JobState::from(*s).as_str())
                     .collect::<Vec<&str>>()
                     .join(",")
             }),

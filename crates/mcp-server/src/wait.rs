@@ -16,12 +16,16 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::api::{Api, ApiFailure};
 
 /// How often the fallback asks the API.
 const POLL: Duration = Duration::from_millis(500);
+/// The largest event frame taken from the broadcaster (a result is at most 512 KiB); a larger
+/// one ends the subscription and the wait goes on by polling the API.
+const MAX_FRAME: usize = 1024 * 1024;
 /// How long connecting to the broadcaster may take before the fallback is used.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -49,7 +53,11 @@ type Events = WebSocketStream<MaybeTlsStream<TcpStream>>;
 async fn subscribe(ws_url: &url::Url, token: Option<&str>, job_id: &str) -> Option<Events> {
     let mut url = ws_url.clone();
     url.query_pairs_mut().append_pair("token", token?);
-    let connect = tokio_tungstenite::connect_async(url.as_str());
+    // the broadcaster's frames are small; anything larger is not one of them
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false);
     let (mut events, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .ok()?
