@@ -12,6 +12,7 @@ up:
 
 # Run every test against the Redis at REDIS_URL (default redis://127.0.0.1:6379).
 test:
+    [ -d tests/socketio/node_modules/socket.io-client ] || (cd tests/socketio && npm ci --no-audit --no-fund)
     cargo test --workspace --all-targets
 
 # Clippy with warnings as errors, and the format check.

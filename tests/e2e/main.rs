@@ -1,10 +1,11 @@
 //! End to end: the real api-gateway, queue-workers and events-broadcasters as processes,
-//! against real Redis and a real database, driven only through HTTP and WebSocket.
+//! against real Redis and a real database, driven only through HTTP, WebSocket and Socket.IO.
 
 mod access;
 mod deploy;
 mod flow;
 mod mcp;
 mod resilience;
+mod socketio;
 mod stack;
 mod tracing;

@@ -2,13 +2,10 @@
 //! periodic re-check of what its user may see. One task per client; it never blocks the hub
 //! (events wait in the client's bounded outbox) and a write that stalls ends the session.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentq_auth::Identity;
-use agentq_domain::UserId;
-use agentq_queue::EventId;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -19,17 +16,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::Context;
-use crate::access::{self, Grant};
 use crate::frame::{self, ClientFrame, Refusal};
-use crate::hub::{Mailbox, may_see};
-use crate::room::Room;
+use crate::hub::{Mailbox, Outbox};
+use crate::membership::{Membership, Refused, Replayed, UserGone};
 
 /// A write that takes longer than this means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames written before one flush.
 const WRITE_BATCH: usize = 64;
-/// Events one replay read takes.
-const REPLAY_BATCH: usize = 500;
 
 /// Why a session ended.
 enum End {
@@ -52,10 +46,7 @@ struct Clock {
 struct Session<S> {
     ws: WebSocketStream<S>,
     ctx: Arc<Context>,
-    user: UserId,
-    identity: Identity,
-    mailbox: Mailbox,
-    joined: HashMap<Room, Grant>,
+    membership: Membership,
 }
 
 /// Runs a session until the client leaves, misbehaves, falls behind, or the server stops.
@@ -68,20 +59,16 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (outbox, mut inbox) = mpsc::channel(ctx.settings.client_buffer);
-    let mailbox = ctx.hub.new_client(outbox, ctx.shutdown.child_token());
+    let mailbox = ctx
+        .hub
+        .new_client(Outbox::Ws(outbox), ctx.shutdown.child_token());
     let mut session = Session {
         ws,
-        user: identity.user.id,
-        identity,
-        mailbox,
-        joined: HashMap::new(),
+        membership: Membership::new(ctx.clone(), identity, mailbox.clone()),
         ctx,
     };
-    let end = session.run(&mut inbox, token_expires_at).await;
-    session
-        .ctx
-        .hub
-        .forget(session.mailbox.client, session.joined.keys().copied());
+    let end = session.run(&mut inbox, &mailbox, token_expires_at).await;
+    drop(session.membership);
     if let End::Close(code, reason) = end {
         let close = Message::Close(Some(CloseFrame {
             code,
@@ -95,7 +82,12 @@ impl<S> Session<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    async fn run(&mut self, inbox: &mut mpsc::Receiver<Utf8Bytes>, token_expires_at: u64) -> End {
+    async fn run(
+        &mut self,
+        inbox: &mut mpsc::Receiver<Utf8Bytes>,
+        mailbox: &Mailbox,
+        token_expires_at: u64,
+    ) -> End {
         let settings = &self.ctx.settings;
         let (ping_every, recheck_every) = (settings.ping_every, settings.recheck_every);
         // one timer for keepalive, re-checks and token expiry: fewer wakeups to poll per event
@@ -109,7 +101,7 @@ where
             last_recheck: Instant::now(),
         };
         // made once, not per loop turn, so that it registers with the token once
-        let stop = self.mailbox.stop.clone().cancelled_owned();
+        let stop = mailbox.stop.clone().cancelled_owned();
         tokio::pin!(stop);
         loop {
             let step = tokio::select! {
@@ -200,162 +192,70 @@ where
                 room,
                 last_event_id,
             } => self.subscribe(&room, last_event_id.as_deref()).await,
-            ClientFrame::Unsubscribe { room } => match room.parse::<Room>() {
-                Ok(room) => {
-                    if self.joined.remove(&room).is_some() {
-                        self.ctx.hub.leave(self.mailbox.client, room);
-                    }
-                    self.send(frame::unsubscribed(room)).await
-                }
-                Err(()) => {
-                    self.refuse(Refusal::UnknownRoom, "no such room", &room)
-                        .await
-                }
+            ClientFrame::Unsubscribe { room: name } => match self.membership.leave(&name) {
+                Ok(room) => self.send(frame::unsubscribed(room)).await,
+                Err(refused) => self.refuse(refused, &name).await,
             },
         }
     }
 
     async fn subscribe(&mut self, name: &str, last_event_id: Option<&str>) -> Step {
-        let Ok(room) = name.parse::<Room>() else {
-            let message = "rooms are notifications, project:<id> and job:<id>";
-            return self.refuse(Refusal::UnknownRoom, message, name).await;
-        };
-        let after = match last_event_id.map(EventId::parse) {
-            None => None,
-            Some(Some(id)) => Some(id),
-            Some(None) => {
-                let message = "lastEventId must be a stream id such as 1764220000000-0";
-                return self.refuse(Refusal::BadEventId, message, name).await;
-            }
-        };
-        let grant = match access::grant(&self.ctx.db, &self.identity, room).await {
-            Ok(Some(grant)) => grant,
-            Ok(None) => {
-                return self
-                    .refuse(Refusal::Forbidden, "you may not join this room", name)
-                    .await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "room check failed");
-                let message = "cannot check access right now; try again";
-                return self.refuse(Refusal::Unavailable, message, name).await;
-            }
-        };
         // joined before the acknowledgement, so that every event after `subscribed` reaches the
         // client (it waits in the outbox until this task has written the acknowledgement); the
         // other order lost the events dispatched between the two under load
-        let live_after = self.ctx.hub.join(&self.mailbox, room, grant.only.clone());
-        self.send(frame::subscribed(room)).await?;
-        let only = grant.only.clone();
-        self.joined.insert(room, grant);
-        match (after, live_after) {
-            (Some(after), Some(until)) if after < until => {
-                self.replay(room, only.as_ref(), after, until).await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Sends the room's events in `(after, until]` from the stream, before any live one: live
-    /// events wait in the outbox meanwhile. Reports a gap when some were trimmed.
-    async fn replay(
-        &mut self,
-        room: Room,
-        only: Option<&agentq_store::Scope>,
-        after: EventId,
-        until: EventId,
-    ) -> Step {
-        match self.ctx.queue.events_missing_after(after).await {
-            Ok(Some(oldest)) => {
-                let text = frame::gap(room, &after.to_string(), oldest.map(|id| id.to_string()));
-                self.send(text).await?;
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot replay");
-                let message = "cannot replay missed events right now";
-                return self
-                    .refuse(Refusal::Unavailable, message, &room.to_string())
-                    .await;
-            }
-        }
-        let mut cursor = after.to_string();
-        let mut scanned = 0;
-        loop {
-            let page = match self.ctx.queue.events_after(&cursor, REPLAY_BATCH).await {
-                Ok(page) => page,
-                Err(err) => {
-                    tracing::warn!(error = %err, "replay interrupted");
-                    let message = "replay interrupted; subscribe again with your lastEventId";
-                    return self
-                        .refuse(Refusal::Unavailable, message, &room.to_string())
-                        .await;
-                }
-            };
-            let full = page.entries == REPLAY_BATCH;
-            scanned += page.entries;
-            let mut written = 0;
-            for event in &page.events {
-                if EventId::parse(&event.id).is_none_or(|id| id > until) {
-                    return self.flush().await;
-                }
-                cursor.clone_from(&event.id);
-                if Room::for_event(event).any(|r| r == room) && may_see(only, event) {
-                    let text = frame::event(event, room, &frame::event_data(event));
-                    self.feed(Message::Text(text.into())).await?;
-                    written += 1;
-                }
-            }
-            metrics::counter!("agentq_ws_events_replayed_total").increment(written);
-            self.flush().await?;
-            // entries that could not be parsed were skipped, not a reason to stop
-            if let Some(last) = page.last_id {
-                cursor = last;
-            }
-            if !full {
-                return Ok(());
-            }
-            if scanned >= self.ctx.settings.replay_max {
-                // too far behind to replay all of it: say what is skipped, then go on live
-                let text = frame::gap(room, &cursor, Some(until.to_string()));
-                return self.send(text).await;
-            }
-        }
-    }
-
-    /// Reads the user again; leaves every room they may no longer see.
-    async fn recheck(&mut self) -> Step {
-        let identity = match self.ctx.identities.resolve(&self.ctx.db, self.user).await {
-            Ok(Some(identity)) => identity,
-            Ok(None) => return Err(End::Close(CloseCode::Policy, "user no longer exists")),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot re-check a client's access");
-                return Ok(());
-            }
+        let (room, replay) = match self.membership.join(name, last_event_id).await {
+            Ok(joined) => joined,
+            Err(refused) => return self.refuse(refused, name).await,
         };
-        let rooms: Vec<(Room, Grant)> = self.joined.iter().map(|(r, g)| (*r, g.clone())).collect();
-        for (room, grant) in rooms {
-            match access::regrant(&identity, room, grant.project) {
-                Some(fresh) if fresh == grant => {}
-                Some(fresh) => {
-                    self.ctx.hub.join(&self.mailbox, room, fresh.only.clone());
-                    self.joined.insert(room, fresh);
+        self.send(frame::subscribed(room)).await?;
+        let Some(mut replay) = replay else {
+            return Ok(());
+        };
+        // the room's missed events, before any live one: those wait in the outbox meanwhile
+        loop {
+            match replay.next(&self.ctx).await {
+                Ok(Some(page)) => {
+                    for item in page {
+                        let text = match item {
+                            Replayed::Gap {
+                                room,
+                                last_event_id,
+                                oldest,
+                            } => frame::gap(room, &last_event_id, oldest),
+                            Replayed::Event(event, room) => {
+                                frame::event(&event, room, &frame::event_data(&event))
+                            }
+                        };
+                        self.feed(Message::Text(text.into())).await?;
+                    }
+                    self.flush().await?;
                 }
-                None => {
-                    self.joined.remove(&room);
-                    self.ctx.hub.leave(self.mailbox.client, room);
-                    let message = "your access to this room was withdrawn";
-                    self.refuse(Refusal::Forbidden, message, &room.to_string())
-                        .await?;
-                }
+                Ok(None) => return Ok(()),
+                Err(refused) => return self.refuse(refused, &room.to_string()).await,
             }
         }
-        self.identity = identity;
+    }
+
+    /// Leaves every room the user may no longer see, telling the client which.
+    async fn recheck(&mut self) -> Step {
+        let withdrawn = self
+            .membership
+            .recheck()
+            .await
+            .map_err(|UserGone| End::Close(CloseCode::Policy, "user no longer exists"))?;
+        for room in withdrawn {
+            let refused = Refused {
+                refusal: Refusal::Forbidden,
+                message: "your access to this room was withdrawn",
+            };
+            self.refuse(refused, &room.to_string()).await?;
+        }
         Ok(())
     }
 
-    async fn refuse(&mut self, refusal: Refusal, message: &str, room: &str) -> Step {
-        self.send(frame::error(refusal, message, Some(room))).await
+    async fn refuse(&mut self, refused: Refused, room: &str) -> Step {
+        self.send(frame::error(refused.refusal, refused.message, Some(room)))
+            .await
     }
 
     /// Writes `first` and whatever else is already waiting, then flushes once.

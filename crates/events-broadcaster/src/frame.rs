@@ -1,9 +1,13 @@
 //! The JSON frames of the protocol (DESIGN.md §6, `proto/events.schema.json`).
 
+use std::sync::Arc;
+
 use agentq_queue::{JobEvent, QueueEvent};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use crate::hub::SocketIoEvent;
 use crate::room::Room;
 
 /// What a client may send.
@@ -32,7 +36,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Self::BadFrame => "bad_frame",
             Self::UnknownRoom => "unknown_room",
@@ -128,6 +132,22 @@ pub fn event_data(event: &QueueEvent) -> String {
         data.insert("traceparent".into(), trace.as_str().into());
     }
     Value::Object(data).to_string()
+}
+
+/// The Socket.IO form of an event: the seed's payload (`data`) with the room it was sent to and
+/// its stream id (the `lastEventId` to resume from) added.
+pub fn socketio_event(event: &QueueEvent, room: Room, data: &str) -> SocketIoEvent {
+    // `data` is a JSON object that starts with `{"jobId"`; room and id need no escaping
+    let text = format!(
+        r#"{{"room":"{room}","eventId":"{}",{}"#,
+        event.id,
+        data.strip_prefix('{').unwrap_or("}")
+    );
+    SocketIoEvent {
+        name: event.kind().as_str(),
+        // never the default (`null`): the text is JSON whenever `data` is
+        data: Arc::from(RawValue::from_string(text).unwrap_or_default()),
+    }
 }
 
 /// `{"event":…,"room":…,"id":…,"data":…}`. Event names, rooms and stream ids are plain ASCII

@@ -1,42 +1,112 @@
-//! The HTTP side of the port: `/healthz`, `/metrics`, and `/ws`, whose upgrade is refused
-//! (401, 403) before any WebSocket exists when the token or the `Origin` is not right.
+//! The HTTP side of the port: `/healthz`, `/metrics`, `/ws`, whose upgrade is refused (401,
+//! 403) before any WebSocket exists when the token or the `Origin` is not right, and
+//! `/socket.io/`, whose requests pass the same `Origin` check (with CORS headers for the allowed
+//! ones) before socketioxide gets them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::service::Service as _;
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::Context;
-use crate::connection;
+use crate::{connection, socketio};
 
-type Reply = Response<Full<Bytes>>;
+pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type Reply = Response<Body>;
 
 /// Incoming frames larger than this close the connection (1009).
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-pub async fn handle(req: Request<Incoming>, ctx: Arc<Context>) -> Result<Reply, Infallible> {
-    let reply = match (req.method(), req.uri().path()) {
+pub async fn handle(
+    req: Request<Incoming>,
+    ctx: Arc<Context>,
+    socketio: socketio::Service,
+) -> Result<Reply, Infallible> {
+    let path = req.uri().path();
+    if path == "/socket.io" || path.starts_with("/socket.io/") {
+        return Ok(socketio_request(req, &ctx, &socketio).await);
+    }
+    let reply = match (req.method(), path) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
-        (&Method::GET, "/metrics") => Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(Full::new(Bytes::from(ctx.prometheus.render())))
-            .unwrap_or_default(),
+        (&Method::GET, "/metrics") => {
+            let mut reply = Response::new(body(ctx.prometheus.render()));
+            reply.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            reply
+        }
         (&Method::GET, "/ws") => upgrade(req, ctx).await,
         _ => json(StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#),
     };
     Ok(reply)
 }
 
-fn json(status: StatusCode, body: &'static str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn body(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// A Socket.IO request (a polling request or the WebSocket upgrade): the `Origin` check and
+/// CORS around socketioxide, which checks the token when the client connects.
+async fn socketio_request(
+    req: Request<Incoming>,
+    ctx: &Context,
+    socketio: &socketio::Service,
+) -> Reply {
+    if !origin_allowed(req.headers(), &ctx.settings.allowed_origins) {
+        return json(StatusCode::FORBIDDEN, r#"{"error":"Origin not allowed"}"#);
+    }
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut reply = if req.method() == Method::OPTIONS {
+        let mut reply = Response::new(body(Bytes::new()));
+        *reply.status_mut() = StatusCode::NO_CONTENT;
+        let headers = reply.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        reply
+    } else {
+        match socketio.call(req).await {
+            Ok(reply) => reply.map(|b| b.map_err(Into::into).boxed_unsync()),
+            Err(never) => match never {},
+        }
+    };
+    // the origin was checked above: a browser page there may read the polling answers
+    if let Some(origin) = origin {
+        let headers = reply.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    reply
+}
+
+fn json(status: StatusCode, text: &'static str) -> Reply {
+    let mut reply = Response::new(body(text));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -46,25 +116,23 @@ fn json(status: StatusCode, body: &'static str) -> Reply {
 }
 
 /// The token from `Authorization: Bearer …` or `?token=…`.
-fn token(req: &Request<Incoming>) -> Option<&str> {
-    let from_header = req
-        .headers()
+pub fn token<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     let from_query = || {
-        req.uri()
-            .query()?
+        uri.query()?
             .split('&')
             .find_map(|pair| pair.strip_prefix("token="))
     };
     from_header.or_else(from_query).filter(|t| !t.is_empty())
 }
 
-fn origin_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
-    match req.headers().get(header::ORIGIN) {
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    match headers.get(header::ORIGIN) {
         // non-browser clients send none; browsers always do
         None => true,
         Some(origin) => origin
@@ -87,7 +155,7 @@ fn is_websocket_upgrade(req: &Request<Incoming>) -> bool {
 }
 
 async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
-    let Some(token) = token(&req) else {
+    let Some(token) = token(req.headers(), req.uri()) else {
         return json(
             StatusCode::UNAUTHORIZED,
             r#"{"error":"Access token required"}"#,
@@ -99,7 +167,7 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             r#"{"error":"Invalid or expired token"}"#,
         );
     };
-    if !origin_allowed(&req, &ctx.settings.allowed_origins) {
+    if !origin_allowed(req.headers(), &ctx.settings.allowed_origins) {
         return json(StatusCode::FORBIDDEN, r#"{"error":"Origin not allowed"}"#);
     }
     if !is_websocket_upgrade(&req) {
@@ -161,7 +229,7 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             Err(err) => tracing::debug!(error = %err, "upgrade failed"),
         }
     });
-    let mut reply = Response::new(Full::default());
+    let mut reply = Response::new(body(Bytes::new()));
     *reply.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = reply.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));

@@ -4,13 +4,14 @@
 //! closes it) so that it cannot slow anyone else.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentq_domain::Backoff;
 use agentq_queue::{EventId, Queue, QueueEvent};
 use agentq_store::Scope;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -25,10 +26,27 @@ const READ_BLOCK: Duration = Duration::from_secs(5);
 
 pub type ClientId = u64;
 
+/// Where the hub hands a client its events, made ready for the client's protocol once per
+/// event and room, not once per client.
+#[derive(Debug, Clone)]
+pub enum Outbox {
+    /// A `/ws` client: the frame's text.
+    Ws(mpsc::Sender<Utf8Bytes>),
+    /// A Socket.IO client: the event's name and data.
+    SocketIo(mpsc::Sender<SocketIoEvent>),
+}
+
+/// One event as a Socket.IO client gets it (`42["agent_job_started",{…}]` on the wire).
+#[derive(Debug, Clone)]
+pub struct SocketIoEvent {
+    pub name: &'static str,
+    pub data: Arc<RawValue>,
+}
+
 /// A client's place in one room.
 #[derive(Debug)]
 struct Member {
-    outbox: mpsc::Sender<Utf8Bytes>,
+    outbox: Outbox,
     /// `Some` for a member (not an admin) in `notifications`: only these projects' events.
     only: Option<Scope>,
     /// Cancelled when the outbox overflows.
@@ -52,7 +70,7 @@ pub struct Hub {
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub client: ClientId,
-    pub outbox: mpsc::Sender<Utf8Bytes>,
+    pub outbox: Outbox,
     /// Ends the client's session: cancelled at shutdown (a child of the server's token), or by
     /// the hub when the client's outbox overflows.
     pub stop: CancellationToken,
@@ -68,7 +86,7 @@ impl Hub {
         hub
     }
 
-    pub fn new_client(&self, outbox: mpsc::Sender<Utf8Bytes>, stop: CancellationToken) -> Mailbox {
+    pub fn new_client(&self, outbox: Outbox, stop: CancellationToken) -> Mailbox {
         metrics::gauge!("agentq_ws_connections").increment(1.0);
         Mailbox {
             client: self.next_client.fetch_add(1, Ordering::Relaxed),
@@ -134,25 +152,56 @@ impl Hub {
                 continue;
             };
             let data = data.get_or_insert_with(|| frame::event_data(event));
-            let text = Utf8Bytes::from(frame::event(event, room, data));
+            // each made when the first member speaking that protocol needs it
+            let mut ws_text = None;
+            let mut socketio_event = None;
             for member in members.values() {
                 if !may_see(member.only.as_ref(), event) {
                     continue;
                 }
-                match member.outbox.try_send(text.clone()) {
-                    Ok(()) => sent += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                let offered = match &member.outbox {
+                    Outbox::Ws(outbox) => offer(
+                        outbox,
+                        ws_text
+                            .get_or_insert_with(|| Utf8Bytes::from(frame::event(event, room, data)))
+                            .clone(),
+                    ),
+                    Outbox::SocketIo(outbox) => offer(
+                        outbox,
+                        socketio_event
+                            .get_or_insert_with(|| frame::socketio_event(event, room, data))
+                            .clone(),
+                    ),
+                };
+                match offered {
+                    Offered::Taken => sent += 1,
+                    Offered::Full => {
                         if !member.stop.is_cancelled() {
                             metrics::counter!("agentq_ws_slow_client_drops_total").increment(1);
                         }
                         member.stop.cancel();
                     }
                     // the connection is closing; it leaves its rooms itself
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Offered::Closed => {}
                 }
             }
         }
         metrics::counter!("agentq_ws_events_out_total").increment(sent);
+    }
+}
+
+enum Offered {
+    Taken,
+    Full,
+    Closed,
+}
+
+/// Puts `item` in `outbox` without waiting.
+fn offer<T>(outbox: &mpsc::Sender<T>, item: T) -> Offered {
+    match outbox.try_send(item) {
+        Ok(()) => Offered::Taken,
+        Err(mpsc::error::TrySendError::Full(_)) => Offered::Full,
+        Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
     }
 }
 
@@ -166,12 +215,7 @@ pub fn may_see(only: Option<&Scope>, event: &QueueEvent) -> bool {
 
 /// Reads the events stream after `start` and dispatches every event, in order, until
 /// `shutdown`. Survives Redis outages: it resumes after the last event it handed out.
-pub async fn pump(
-    queue: Queue,
-    hub: std::sync::Arc<Hub>,
-    start: EventId,
-    shutdown: CancellationToken,
-) {
+pub async fn pump(queue: Queue, hub: Arc<Hub>, start: EventId, shutdown: CancellationToken) {
     let mut after = start.to_string();
     let mut failures = 0;
     while !shutdown.is_cancelled() {

@@ -1,13 +1,16 @@
-//! agentq's events-broadcaster: every job event of the queue's `events` stream, fanned out over
-//! WebSocket to the rooms dashboards join (DESIGN.md §6).
+//! agentq's events-broadcaster: every job event of the queue's `events` stream, fanned out to
+//! the rooms dashboards join, over WebSocket (`/ws`) and Socket.IO (`/socket.io/`) (DESIGN.md
+//! §6).
 
 pub mod access;
 pub mod connection;
 pub mod frame;
 pub mod http;
 pub mod hub;
+pub mod membership;
 pub mod room;
 pub mod settings;
+pub mod socketio;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +45,7 @@ pub struct Context {
     pub hub: Arc<Hub>,
     pub prometheus: PrometheusHandle,
     pub connections: TaskTracker,
-    /// One permit per WebSocket connection (`AGENTQ_WS_MAX_CONNECTIONS`).
+    /// One permit per WebSocket or Socket.IO connection (`AGENTQ_WS_MAX_CONNECTIONS`).
     pub connection_slots: Arc<tokio::sync::Semaphore>,
     pub shutdown: CancellationToken,
 }
@@ -55,8 +58,8 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Serves on `listener` until `shutdown`, then sends every client a close frame (1001) so
-/// that it reconnects elsewhere.
+/// Serves on `listener` until `shutdown`, then sends every `/ws` client a close frame (1001)
+/// and closes every Socket.IO transport, so that they reconnect elsewhere.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -86,6 +89,7 @@ pub async fn run(
         queue: queue.clone(),
         db,
     });
+    let (socketio, io) = socketio::service(&ctx);
     let pump = tokio::spawn(hub::pump(queue, hub, start, shutdown.clone()));
     loop {
         let (stream, _) = tokio::select! {
@@ -102,8 +106,9 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SOCKET_SEND_BUFFER);
         let ctx = ctx.clone();
+        let socketio = socketio.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| http::handle(req, ctx.clone()));
+            let service = service_fn(move |req| http::handle(req, ctx.clone(), socketio.clone()));
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -117,6 +122,8 @@ pub async fn run(
     drop(listener);
     ctx.connections.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, ctx.connections.wait()).await;
+    // Socket.IO clients see their transport close, and reconnect
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, io.close()).await;
     let _ = pump.await;
     Ok(())
 }

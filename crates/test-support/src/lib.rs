@@ -2,6 +2,8 @@
 //! their own on the server CI provides, so that runs in parallel cannot collide; services a
 //! test starts listen on port 0 and say which port they got ([`spawn_listening`]).
 
+pub mod socketio;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,4 @@
-//! The events-broadcaster binary, driven over real HTTP and WebSocket.
+//! The events-broadcaster binary, driven over real HTTP, WebSocket and Socket.IO.
 
 mod delivery;
 mod faults;
@@ -6,3 +6,4 @@ mod frames;
 mod handshake;
 mod helpers;
 mod resume;
+mod socketio;

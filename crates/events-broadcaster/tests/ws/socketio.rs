@@ -1,0 +1,405 @@
+//! `/socket.io/`, driven by the official `socket.io-client` from npm (through
+//! `agentq_test_support::socketio::Driver`): both transports, the connect checks, rooms and
+//! access, order, a stalled client, and resuming after a restart.
+
+use std::time::Duration;
+
+use agentq_auth::Jwt;
+use agentq_test_support::socketio::Driver;
+use serde_json::{Value, json};
+
+use crate::helpers::{Broadcaster, Harness, SECRET};
+
+fn url(b: &Broadcaster) -> String {
+    format!("http://127.0.0.1:{}", b.port)
+}
+
+/// socket.io-client options: `auth.token`, plus `extra`.
+fn with_token(token: &str, extra: Value) -> Value {
+    let mut options = json!({"auth": {"token": token}, "reconnection": false});
+    if let (Some(options), Value::Object(extra)) = (options.as_object_mut(), extra) {
+        options.extend(extra);
+    }
+    options
+}
+
+/// The connect error socket `id` got (it must not connect).
+async fn refusal(driver: &mut Driver, b: &Broadcaster, id: &str, options: Value) -> String {
+    driver.connect(id, &url(b), options, false).await;
+    let line = driver.next_for(id).await;
+    assert_eq!(line["on"], "connect_error", "{id}: {line}");
+    line["message"].as_str().unwrap_or_default().to_owned()
+}
+
+fn names_in(events: &[Value], room: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["data"]["room"] == room)
+        .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_connection_needs_a_valid_token_from_auth_header_or_query_and_an_allowed_origin() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let token = h.token(&h.member);
+    let mut driver = Driver::start();
+
+    let none = json!({"reconnection": false});
+    assert_eq!(
+        refusal(&mut driver, &b, "none", none).await,
+        "Access token required"
+    );
+    let forged = Jwt::new(b"another-secret-that-is-long-enough-987654321")
+        .issue(h.member.id, 60)
+        .expect("token")
+        .token;
+    let message = refusal(&mut driver, &b, "forged", with_token(&forged, json!({}))).await;
+    assert_eq!(message, "Invalid or expired token");
+    let ghost = Jwt::new(SECRET.as_bytes())
+        .issue(agentq_domain::UserId::try_from(999).expect("id"), 60)
+        .expect("token")
+        .token;
+    let message = refusal(&mut driver, &b, "ghost", with_token(&ghost, json!({}))).await;
+    assert_eq!(message, "Invalid or expired token");
+    let bad_resume =
+        json!({"auth": {"token": token, "lastEventId": "yesterday"}, "reconnection": false});
+    let message = refusal(&mut driver, &b, "resume", bad_resume).await;
+    assert!(message.starts_with("lastEventId must be"), "{message}");
+
+    // a page on another origin: the polling request and the WebSocket upgrade are both refused
+    let evil = json!({"extraHeaders": {"Origin": "https://evil.example"}});
+    let polling = refusal(
+        &mut driver,
+        &b,
+        "evil-poll",
+        with_token(&token, evil.clone()),
+    )
+    .await;
+    assert_eq!(polling, "xhr poll error");
+    let mut evil_ws = evil;
+    evil_ws["transports"] = json!(["websocket"]);
+    let upgrade = refusal(&mut driver, &b, "evil-ws", with_token(&token, evil_ws)).await;
+    assert_eq!(upgrade, "websocket error");
+
+    // the token from auth, from the Authorization header, from the query; the allowed origin
+    let allowed = json!({"extraHeaders": {"Origin": "https://dashboard.example"}});
+    let transport = driver
+        .connected("auth", &url(&b), with_token(&token, allowed))
+        .await;
+    assert_eq!(
+        transport, "polling",
+        "the default options start with polling"
+    );
+    let header = json!({"reconnection": false, "extraHeaders": {"Authorization": format!("Bearer {token}")}});
+    driver.connected("header", &url(&b), header).await;
+    let query =
+        json!({"reconnection": false, "query": {"token": token}, "transports": ["websocket"]});
+    assert_eq!(
+        driver.connected("query", &url(&b), query).await,
+        "websocket"
+    );
+}
+
+#[tokio::test]
+async fn polling_answers_carry_cors_headers_for_allowed_origins_only() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let http = reqwest::Client::new();
+    let handshake = b.http("/socket.io/?EIO=4&transport=polling");
+
+    let allowed = http
+        .get(&handshake)
+        .header("origin", "https://dashboard.example")
+        .send()
+        .await
+        .expect("handshake");
+    assert_eq!(allowed.status(), 200);
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://dashboard.example"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let open = allowed.text().await.expect("body");
+    assert!(
+        open.starts_with("0{\"sid\":"),
+        "an Engine.IO open packet: {open}"
+    );
+
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &handshake)
+        .header("origin", "https://dashboard.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-headers"],
+        "authorization, content-type"
+    );
+
+    let foreign = http
+        .get(&handshake)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("foreign");
+    assert_eq!(foreign.status(), 403);
+    assert!(
+        !foreign
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    assert_eq!(
+        foreign.text().await.expect("body"),
+        r#"{"error":"Origin not allowed"}"#
+    );
+}
+
+#[tokio::test]
+async fn both_transports_get_a_job_s_events_in_order_in_every_room() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let token = h.token(&h.member);
+    let project_room = format!("project:{}", h.own.0.id);
+    let mut driver = Driver::start();
+    assert_eq!(
+        driver
+            .connected("poll", &url(&b), with_token(&token, json!({})))
+            .await,
+        "polling"
+    );
+    driver.upgraded("poll").await;
+    let websocket_only = with_token(&token, json!({"transports": ["websocket"]}));
+    driver.connected("ws", &url(&b), websocket_only).await;
+    for id in ["poll", "ws"] {
+        let ack = driver.subscribe(id, &project_room, None).await;
+        assert_eq!(ack, json!({"ok": true, "room": project_room}));
+    }
+
+    let job = h.enqueue(&h.own).await.to_string();
+    let job_room = format!("job:{job}");
+    for id in ["poll", "ws"] {
+        let ack = driver.subscribe(id, &job_room, None).await;
+        assert_eq!(ack, json!({"ok": true, "room": job_room}));
+    }
+    h.run_next().await;
+    for id in ["poll", "ws"] {
+        let mut events = Vec::new();
+        // the completion arrives once per room: notifications, project, job
+        for _ in 0..3 {
+            events.extend(driver.events_until(id, &job, "agent_job_completed").await);
+        }
+        let broad = [
+            "agent_job_queued",
+            "agent_job_started",
+            "agent_job_progress",
+            "agent_job_completed",
+        ];
+        assert_eq!(names_in(&events, "notifications"), broad, "{id}");
+        assert_eq!(names_in(&events, &project_room), broad, "{id}");
+        assert_eq!(
+            names_in(&events, &job_room),
+            [
+                "agent_job_started",
+                "agent_job_progress",
+                "agent_job_log",
+                "agent_job_completed"
+            ],
+            "{id}: the job's room, joined after it was queued, with its output"
+        );
+        let data = |name: &str, room: &str| {
+            events
+                .iter()
+                .find(|e| e["event"] == name && e["data"]["room"] == room)
+                .map(|e| e["data"].clone())
+                .expect("event")
+        };
+        // the seed's payloads, each with its room and stream id
+        let queued = data("agent_job_queued", &project_room);
+        assert_eq!(queued["jobId"], job.as_str());
+        assert_eq!(queued["taskId"], h.own.1.id.get());
+        assert_eq!(queued["status"], "waiting");
+        assert!(
+            queued["eventId"]
+                .as_str()
+                .is_some_and(|id| id.contains('-'))
+        );
+        assert_eq!(
+            data("agent_job_started", "notifications")["status"],
+            "active"
+        );
+        let progress = data("agent_job_progress", &job_room);
+        assert_eq!(
+            (progress["progress"].as_u64(), progress["status"].as_str()),
+            (Some(50), Some("active"))
+        );
+        assert_eq!(
+            data("agent_job_log", &job_room)["lines"],
+            json!(["hello", "world"])
+        );
+        let completed = data("agent_job_completed", &project_room);
+        assert_eq!(completed["result"], json!({"answer": 42}));
+        assert!(completed["executionTimeMs"].is_u64(), "{completed}");
+        // in the stream's order, room by room
+        for room in ["notifications", project_room.as_str(), job_room.as_str()] {
+            let ids: Vec<&str> = events
+                .iter()
+                .filter(|e| e["data"]["room"] == room)
+                .filter_map(|e| e["data"]["eventId"].as_str())
+                .collect();
+            let mut sorted = ids.clone();
+            sorted.sort_by_key(|id| agentq_queue::EventId::parse(id));
+            assert_eq!(ids, sorted, "{id} {room}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_member_gets_nothing_of_another_project_and_bad_requests_get_clear_answers() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let mut driver = Driver::start();
+    driver
+        .connected("m", &url(&b), with_token(&h.token(&h.member), json!({})))
+        .await;
+
+    let other_room = format!("project:{}", h.other.0.id);
+    let ack = driver.subscribe("m", &other_room, None).await;
+    assert_eq!(
+        (ack["ok"].as_bool(), ack["code"].as_str()),
+        (Some(false), Some("forbidden"))
+    );
+    let hidden = h.enqueue(&h.other).await;
+    let ack = driver.subscribe("m", &format!("job:{hidden}"), None).await;
+    assert_eq!(ack["code"], "forbidden", "{ack}");
+    assert_eq!(
+        driver.subscribe("m", "lobby", None).await["code"],
+        "unknown_room"
+    );
+    let ack = driver.request("m", "subscribe", json!([42])).await;
+    assert_eq!(ack["code"], "bad_frame", "{ack}");
+    let ack = driver
+        .subscribe("m", "notifications", Some("not-an-id"))
+        .await;
+    assert_eq!(ack["code"], "bad_event_id", "{ack}");
+    let ack = driver.request("m", "shout", json!(["hi"])).await;
+    assert_eq!(ack["code"], "bad_frame", "{ack}");
+
+    // the member's own project, after another project's events: only its own arrive
+    let own_room = format!("project:{}", h.own.0.id);
+    assert_eq!(driver.subscribe("m", &own_room, None).await["ok"], true);
+    h.enqueue(&h.other).await;
+    let own = h.enqueue(&h.own).await.to_string();
+    // once per room: notifications, then the project's
+    let mut seen = driver.events_until("m", &own, "agent_job_queued").await;
+    seen.extend(driver.events_until("m", &own, "agent_job_queued").await);
+    assert!(
+        seen.iter().all(|e| e["data"]["jobId"] == own.as_str()),
+        "{seen:?}"
+    );
+    let rooms: Vec<&Value> = seen.iter().map(|e| &e["data"]["room"]).collect();
+    assert_eq!(rooms, [&json!("notifications"), &json!(own_room)]);
+    let unsubscribed = driver.request("m", "unsubscribe", json!([own_room])).await;
+    assert_eq!(unsubscribed, json!({"ok": true, "room": own_room}));
+    let next = h.enqueue(&h.own).await.to_string();
+    let seen = driver.events_until("m", &next, "agent_job_queued").await;
+    assert_eq!(names_in(&seen, &own_room).len(), 0, "left: {seen:?}");
+    assert_eq!(names_in(&seen, "notifications").len(), 1);
+}
+
+#[tokio::test]
+async fn a_stalled_client_is_dropped_while_the_others_keep_receiving() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[("AGENTQ_WS_CLIENT_BUFFER", "256")]).await;
+    let token = h.token(&h.member);
+    let room = format!("project:{}", h.own.0.id);
+    let mut driver = Driver::start();
+    let readers = ["r1", "r2", "r3-polling"];
+    for id in std::iter::once("stalled").chain(readers) {
+        let transports = if id.ends_with("polling") {
+            json!(["polling"])
+        } else {
+            json!(["websocket"])
+        };
+        let options = with_token(&token, json!({"transports": transports}));
+        driver.connected(id, &url(&b), options).await;
+        assert_eq!(driver.subscribe(id, &room, None).await["ok"], true);
+    }
+    driver.stall("stalled").await;
+    const EVENTS: usize = 4_000;
+    for _ in 0..EVENTS / 100 {
+        h.enqueue_many(h.own.0.id, 100, 100).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    b.wait_for_metric("agentq_ws_slow_client_drops_total", |n| n >= 1.0)
+        .await;
+    for id in readers {
+        let mut received = 0;
+        while received < EVENTS {
+            let line = driver.next_for(id).await;
+            assert_eq!(line["on"], "event", "{id} kept going: {line}");
+            if line["data"]["room"] == room.as_str() {
+                received += 1;
+            }
+        }
+    }
+    // the stalled one is gone; the readers are still connected
+    b.wait_for_metric("agentq_ws_connections", |n| n == 3.0)
+        .await;
+}
+
+#[tokio::test]
+async fn a_client_reconnecting_after_a_restart_resumes_from_its_last_event() {
+    let h = Harness::new().await;
+    let first = h.spawn(&[]).await;
+    let port = first.port;
+    let mut driver = Driver::start();
+    let options = json!({
+        "auth": {"token": h.token(&h.member)},
+        "transports": ["websocket"],
+        "reconnectionDelay": 100,
+        "reconnectionDelayMax": 200,
+    });
+    driver.connect("r", &url(&first), options, true).await;
+    assert_eq!(driver.next_for("r").await["on"], "connect");
+    let before = h.enqueue(&h.own).await.to_string();
+    driver.events_until("r", &before, "agent_job_queued").await;
+
+    first.terminate();
+    let closing = driver.until("r", |l| l["on"] == "disconnect").await;
+    assert_eq!(
+        closing.last().map(|l| l["reason"].clone()),
+        Some(json!("transport close")),
+        "a reason to reconnect: {closing:?}"
+    );
+    drop(first);
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        missed.push(h.enqueue(&h.own).await.to_string());
+        h.enqueue(&h.other).await;
+    }
+    let _second = h
+        .spawn(&[("AGENTQ_WS_ADDR", &format!("127.0.0.1:{port}"))])
+        .await;
+    let last = missed.last().expect("job").clone();
+    let lines = driver
+        .until("r", |l| {
+            l["event"] == "agent_job_queued" && l["data"]["jobId"] == last.as_str()
+        })
+        .await;
+    assert!(lines.iter().any(|l| l["on"] == "connect"), "{lines:?}");
+    let replayed: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["on"] == "event")
+        .filter_map(|l| l["data"]["jobId"].as_str())
+        .collect();
+    assert_eq!(replayed, missed, "what it missed, once, in order");
+    let live = h.enqueue(&h.own).await.to_string();
+    let seen = driver.events_until("r", &live, "agent_job_queued").await;
+    assert_eq!(seen.len(), 1, "then live: {seen:?}");
+}
