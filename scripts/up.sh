@@ -86,6 +86,7 @@ cat <<INFO
 agentq is up.
   API:       http://$AGENTQ_API_ADDR  (health: /healthz, readiness: /readyz, metrics: /metrics)
   Events:    ws://$AGENTQ_WS_ADDR/ws  (send {"type":"subscribe","room":"notifications"}; health: /healthz)
+  Socket.IO: http://$AGENTQ_WS_ADDR  (socket.io-client with auth: {token}; README "Events over Socket.IO")
   Workers:   metrics at http://127.0.0.1:9091/metrics and http://127.0.0.1:9092/metrics
   Redis:     $REDIS_URL
   Database:  $DATABASE_URL

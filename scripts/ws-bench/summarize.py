@@ -1,22 +1,88 @@
-"""Medians of the ws-bench runs next to the Socket.IO anchor's, as a table and as
-target/bench/ws.json (per scenario: ours, reference, and the ratios)."""
+"""`just bench ws`'s table: for /ws (ws-bench against the anchor's own bench) and for
+/socket.io/ (one socket.io-client load process against both servers), per scenario and metric,
+the medians of agentq's and the anchor's runs and the median of the ratios of the runs made
+side by side (run k of ours with run k of theirs). Also written to target/bench/ws.json."""
 import json
 import pathlib
 import statistics
 import sys
 
-runs_dir, out_file, *reference_files = sys.argv[1:]
-runs = []
-for path in sorted(pathlib.Path(runs_dir).glob("ours-*.json")):
-    runs.extend(json.loads(path.read_text())["runs"])
-reference = {}
-for path in reference_files:
-    data = json.loads(pathlib.Path(path).read_text())
-    rate = round(1000 / data["meta"]["periodMs"])
-    for n, s in data["summary"].items():
-        reference[(int(n), rate)] = s
-
+runs_dir, out_file = map(pathlib.Path, sys.argv[1:3])
 SCENARIOS = [(1000, 100), (5000, 10), (10000, 10)]
+# (key, label, digits, lower is better)
+METRICS = [
+    ("on_time", "on time (of scheduled)", 4, False),
+    ("delivered", "delivered (after drain)", 4, False),
+    ("p50_ms", "latency p50 ms", 2, True),
+    ("p99_ms", "latency p99 ms", 2, True),
+    ("rss_idle_mib", "RSS idle MiB", 1, True),
+    ("rss_broadcast_max_mib", "RSS broadcasting MiB", 1, True),
+    ("cpu_percent", "server CPU % of a core", 1, True),
+]
+
+
+def ours_ws(run):
+    """ws-bench's figures of run k, by scenario."""
+    found = {}
+    for rate in (100, 10):
+        path = runs_dir / f"ours-{rate}-{run}.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text())["runs"]:
+            found[(r["subscribers"], r["rate_per_s"])] = {
+                "on_time": r["delivered_by_window_end"],
+                "delivered": r["delivered"],
+                "p50_ms": r["latency_ms"]["p50"],
+                "p99_ms": r["latency_ms"]["p99"],
+                "rss_idle_mib": r["rss_idle_mib"],
+                "rss_broadcast_max_mib": r["rss_broadcast_max_mib"],
+                "cpu_percent": r["cpu_percent_of_one_core"],
+            }
+    return found
+
+
+def anchor_ws(run):
+    """The anchor bench's figures of run k, by scenario. It counts deliveries against the
+    events it managed to emit; a server that falls behind emits fewer than scheduled, so
+    "on time" is both fractions together, as ours is counted against every scheduled event."""
+    found = {}
+    for rate in (100, 10):
+        path = runs_dir / f"socketio-{rate}-{run}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        for n, s in data["summary"].items():
+            pick = lambda key: s[key]["median"] if s.get(key) else None
+            emitted, by_end = pick("emittedFraction"), pick("deliveredByBroadcastEndFraction")
+            found[(int(n), round(1000 / data["meta"]["periodMs"]))] = {
+                "on_time": None if None in (emitted, by_end) else emitted * by_end,
+                "delivered": pick("deliveredFraction"),
+                "p50_ms": pick("latencyP50Ms"),
+                "p99_ms": pick("latencyP99Ms"),
+                "rss_idle_mib": pick("idleRssMiB"),
+                "rss_broadcast_max_mib": pick("bcastRssMaxMiB"),
+                "cpu_percent": pick("serverCpuPct"),
+            }
+    return found
+
+
+def socketio_pairs():
+    """socketio.js's runs: {run: {target: {scenario: figures}}}."""
+    path = runs_dir / "sio-pairs.json"
+    pairs = {}
+    if not path.exists():
+        return pairs
+    for r in json.loads(path.read_text())["runs"]:
+        pairs.setdefault(r["run"], {}).setdefault(r["target"], {})[(r["n"], r["rate"])] = {
+            "on_time": r["onTime"],
+            "delivered": r["delivered"],
+            "p50_ms": r["latencyMs"]["p50"],
+            "p99_ms": r["latencyMs"]["p99"],
+            "rss_idle_mib": r["idleRssMiB"],
+            "rss_broadcast_max_mib": r["broadcastRssMaxMiB"],
+            "cpu_percent": r["serverCpuPct"],
+        }
+    return pairs
 
 
 def median(values):
@@ -24,63 +90,48 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-table = {}
-for n, rate in SCENARIOS:
-    mine = [r for r in runs if r["subscribers"] == n and r["rate_per_s"] == rate]
-    ours = {
-        "runs": len(mine),
-        "delivered": median([r["delivered"] for r in mine]),
-        "delivered_by_window_end": median([r["delivered_by_window_end"] for r in mine]),
-        "p50_ms": median([r["latency_ms"]["p50"] for r in mine]),
-        "p99_ms": median([r["latency_ms"]["p99"] for r in mine]),
-        "rss_idle_mib": median([r["rss_idle_mib"] for r in mine]),
-        "rss_broadcast_max_mib": median([r["rss_broadcast_max_mib"] for r in mine]),
-        "cpu_percent": median([r["cpu_percent_of_one_core"] for r in mine]),
-    }
-    ref = reference.get((n, rate))
-    theirs = None
-    if ref:
-        pick = lambda key: ref[key]["median"] if ref.get(key) else None
-        # the anchor counts deliveries against the events it managed to emit; a server that
-        # falls behind emits fewer than scheduled, so "on time" is both fractions together,
-        # as ours is counted against every scheduled event
-        emitted, by_end = pick("emittedFraction"), pick("deliveredByBroadcastEndFraction")
-        theirs = {
-            "delivered": pick("deliveredFraction"),
-            "delivered_by_window_end": None if None in (emitted, by_end) else emitted * by_end,
-            "p50_ms": pick("latencyP50Ms"),
-            "p99_ms": pick("latencyP99Ms"),
-            "rss_idle_mib": pick("idleRssMiB"),
-            "rss_broadcast_max_mib": pick("bcastRssMaxMiB"),
-            "cpu_percent": pick("serverCpuPct"),
-        }
-    table[f"{n}@{rate}/s"] = {"ours": ours, "socketio": theirs}
-
-pathlib.Path(out_file).write_text(json.dumps(table, indent=2))
+def table(pairs):
+    """pairs: [(ours by scenario, theirs by scenario)] -> {scenario: {metric: figures}}."""
+    result = {}
+    for n, rate in SCENARIOS:
+        rows = {}
+        for key, _, _, lower in METRICS:
+            ours = [p[0].get((n, rate), {}).get(key) for p in pairs]
+            theirs = [p[1].get((n, rate), {}).get(key) for p in pairs]
+            ratios = [
+                (t / o if lower else o / t)
+                for o, t in zip(ours, theirs)
+                if o not in (None, 0) and t not in (None, 0)
+            ]
+            rows[key] = {
+                "agentq": median(ours),
+                "anchor": median(theirs),
+                # > 1: agentq is better by that factor (lower latency/RSS/CPU, higher share)
+                "better_by": median(ratios),
+                "pairs": len(ratios),
+            }
+        result[f"{n}@{rate}/s"] = rows
+    return result
 
 
-def fmt(value, digits=1):
+runs = sorted({int(p.stem.rsplit("-", 1)[1]) for p in runs_dir.glob("ours-*-*.json")})
+ws = table([(ours_ws(k), anchor_ws(k)) for k in runs])
+sio = table([(v.get("agentq", {}), v.get("anchor", {})) for _, v in sorted(socketio_pairs().items())])
+out_file.write_text(json.dumps({"ws": ws, "socketio": sio}, indent=2))
+
+
+def fmt(value, digits):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def ratio(theirs, ours):
-    if theirs is None or ours in (None, 0):
-        return "-"
-    return f"{theirs / ours:.2f}x"
-
-
-print("scenario        | metric                  | agentq   | Socket.IO | Socket.IO / agentq")
-for name, row in table.items():
-    ours, theirs = row["ours"], row["socketio"] or {}
-    for key, label, digits in [
-        ("delivered_by_window_end", "on time (of scheduled)", 4),
-        ("delivered", "delivered (after drain)", 4),
-        ("p50_ms", "latency p50 ms", 2),
-        ("p99_ms", "latency p99 ms", 2),
-        ("rss_idle_mib", "RSS idle MiB", 1),
-        ("rss_broadcast_max_mib", "RSS broadcasting MiB", 1),
-        ("cpu_percent", "server CPU % of a core", 1),
-    ]:
-        print(f"{name:15} | {label:23} | {fmt(ours[key], digits):8} | "
-              f"{fmt(theirs.get(key), digits):9} | {ratio(theirs.get(key), ours[key])}")
+for title, result in [("/ws (Rust clients) vs Socket.IO anchor", ws),
+                      ("/socket.io/ vs Socket.IO anchor, same socket.io-client load", sio)]:
+    print(f"\n{title}")
+    print("scenario        | metric                  | agentq   | anchor    | agentq better by (median of pairs)")
+    for name, rows in result.items():
+        for key, label, digits, _ in METRICS:
+            row = rows[key]
+            better = "-" if row["better_by"] is None else f"{row['better_by']:.2f}x ({row['pairs']} pairs)"
+            print(f"{name:15} | {label:23} | {fmt(row['agentq'], digits):8} | "
+                  f"{fmt(row['anchor'], digits):9} | {better}")
 print(f"wrote {out_file}")

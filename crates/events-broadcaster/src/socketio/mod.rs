@@ -125,6 +125,10 @@ async fn on_connect(socket: SocketRef, ctx: Arc<Context>) {
         on_gone.cancel();
         async {}
     });
+    // a socket that left before its handler was registered would never call it
+    if !socket.connected() {
+        gone.cancel();
+    }
     drop(commands);
     let tasks = ctx.connections.clone();
     tasks.spawn(session::serve(socket, ctx, admission, inbox, gone));

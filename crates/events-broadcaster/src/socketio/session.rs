@@ -122,7 +122,8 @@ impl Session {
                     .saturating_sub(agentq_auth::now_secs()),
             );
         let stopped = stop.clone().cancelled_owned();
-        tokio::pin!(stopped);
+        let expired = tokio::time::sleep_until(expiry);
+        tokio::pin!(stopped, expired);
         loop {
             let step = tokio::select! {
                 biased;
@@ -133,7 +134,7 @@ impl Session {
                 } else {
                     End::Close("too slow: events were dropped")
                 }),
-                () = tokio::time::sleep_until(expiry) => Err(End::Close("token expired")),
+                () = &mut expired => Err(End::Close("token expired")),
                 _ = recheck.tick() => Box::pin(self.recheck()).await,
             };
             if let Err(end) = step {

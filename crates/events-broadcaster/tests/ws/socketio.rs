@@ -31,6 +31,21 @@ async fn refusal(driver: &mut Driver, b: &Broadcaster, id: &str, options: Value)
     line["message"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Checks `value` against `$defs/<def>` of `proto/events.schema.json`.
+fn assert_documented(def: &str, value: &Value) {
+    let mut schema: Value =
+        serde_json::from_str(include_str!("../../../../proto/events.schema.json")).expect("schema");
+    schema["oneOf"] = json!([{ "$ref": format!("#/$defs/{def}") }]);
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{value} is not a {def}: {errors:?}");
+}
+
+/// An event line as the schema has it: `{event, data}`.
+fn as_message(line: &Value) -> Value {
+    json!({"event": line["event"], "data": line["data"]})
+}
+
 fn names_in(events: &[Value], room: &str) -> Vec<String> {
     events
         .iter()
@@ -179,6 +194,7 @@ async fn both_transports_get_a_job_s_events_in_order_in_every_room() {
     for id in ["poll", "ws"] {
         let ack = driver.subscribe(id, &project_room, None).await;
         assert_eq!(ack, json!({"ok": true, "room": project_room}));
+        assert_documented("socketIoAck", &ack);
     }
 
     let job = h.enqueue(&h.own).await.to_string();
@@ -245,6 +261,9 @@ async fn both_transports_get_a_job_s_events_in_order_in_every_room() {
         let completed = data("agent_job_completed", &project_room);
         assert_eq!(completed["result"], json!({"answer": 42}));
         assert!(completed["executionTimeMs"].is_u64(), "{completed}");
+        for event in &events {
+            assert_documented("socketIoEvent", &as_message(event));
+        }
         // in the stream's order, room by room
         for room in ["notifications", project_room.as_str(), job_room.as_str()] {
             let ids: Vec<&str> = events
@@ -289,6 +308,7 @@ async fn a_member_gets_nothing_of_another_project_and_bad_requests_get_clear_ans
     assert_eq!(ack["code"], "bad_event_id", "{ack}");
     let ack = driver.request("m", "shout", json!(["hi"])).await;
     assert_eq!(ack["code"], "bad_frame", "{ack}");
+    assert_documented("socketIoAck", &ack);
 
     // the member's own project, after another project's events: only its own arrive
     let own_room = format!("project:{}", h.own.0.id);
@@ -402,4 +422,119 @@ async fn a_client_reconnecting_after_a_restart_resumes_from_its_last_event() {
     let live = h.enqueue(&h.own).await.to_string();
     let seen = driver.events_until("r", &live, "agent_job_queued").await;
     assert_eq!(seen.len(), 1, "then live: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_client_resuming_past_what_the_stream_holds_is_told_of_the_gap() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let token = h.token(&h.member);
+    let mut driver = Driver::start();
+    driver
+        .connected("first", &url(&b), with_token(&token, json!({})))
+        .await;
+    let first = h.enqueue(&h.own).await.to_string();
+    let seen = driver.events_until("first", &first, "agent_job_queued").await;
+    let last_id = seen[0]["data"]["eventId"].as_str().expect("id").to_owned();
+    driver.close("first").await;
+    for _ in 0..3 {
+        h.enqueue(&h.own).await;
+    }
+    // the stream loses the oldest events (as its hard cap would)
+    let mut redis = redis::Client::open(
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+    )
+    .expect("redis")
+    .get_multiplexed_async_connection()
+    .await
+    .expect("conn");
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(h.queue.keys().events())
+        .arg("MAXLEN")
+        .arg(2)
+        .query_async(&mut redis)
+        .await
+        .expect("trim");
+
+    let resume = json!({"auth": {"token": token, "lastEventId": last_id}, "reconnection": false});
+    driver.connected("back", &url(&b), resume).await;
+    let gap = driver.next_for("back").await;
+    assert_eq!(gap["event"], "gap", "{gap}");
+    assert_eq!(gap["data"]["room"], "notifications");
+    assert_eq!(gap["data"]["lastEventId"], last_id.as_str());
+    assert_documented("socketIoNotice", &as_message(&gap));
+    // then what the stream still holds
+    for _ in 0..2 {
+        let event = driver.next_for("back").await;
+        assert_eq!(event["event"], "agent_job_queued", "{event}");
+    }
+}
+
+#[tokio::test]
+async fn a_removed_member_is_told_and_stops_receiving() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[("AGENTQ_WS_RECHECK_MS", "200")]).await;
+    let mut driver = Driver::start();
+    let websocket_only = with_token(&h.token(&h.member), json!({"transports": ["websocket"]}));
+    driver.connected("m", &url(&b), websocket_only).await;
+    let room = format!("project:{}", h.own.0.id);
+    assert_eq!(driver.subscribe("m", &room, None).await["ok"], true);
+
+    agentq_store::remove_member(&h.db, h.own.0.id, h.member.id)
+        .await
+        .expect("remove");
+    let notice = driver.next_for("m").await;
+    assert_eq!(
+        as_message(&notice),
+        json!({"event": "unsubscribed", "data": {"room": room, "reason": "your access to this room was withdrawn"}})
+    );
+    assert_documented("socketIoNotice", &as_message(&notice));
+    // neither the project's room nor notifications carry the project's events any more
+    h.enqueue(&h.own).await;
+    assert!(driver.quiet_for("m", Duration::from_millis(500)).await);
+}
+
+#[tokio::test]
+async fn two_broadcasters_deliver_every_event_without_an_adapter() {
+    let h = Harness::new().await;
+    let (one, two) = (h.spawn(&[]).await, h.spawn(&[]).await);
+    let token = h.token(&h.member);
+    let mut driver = Driver::start();
+    driver.connected("a", &url(&one), with_token(&token, json!({}))).await;
+    driver.connected("b", &url(&two), with_token(&token, json!({}))).await;
+    let mut jobs = Vec::new();
+    for _ in 0..5 {
+        jobs.push(h.enqueue(&h.own).await.to_string());
+    }
+    let last = jobs.last().expect("job").clone();
+    for id in ["a", "b"] {
+        let seen: Vec<String> = driver
+            .events_until(id, &last, "agent_job_queued")
+            .await
+            .iter()
+            .filter_map(|e| e["data"]["jobId"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(seen, jobs, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_ends_when_its_token_expires() {
+    let h = Harness::new().await;
+    let b = h.spawn(&[]).await;
+    let short = h.jwt.issue(h.member.id, 2).expect("token").token;
+    let mut driver = Driver::start();
+    let websocket_only = with_token(&short, json!({"transports": ["websocket"]}));
+    driver.connected("s", &url(&b), websocket_only).await;
+    let closing = driver.next_for("s").await;
+    assert_eq!(
+        as_message(&closing),
+        json!({"event": "closing", "data": {"reason": "token expired"}})
+    );
+    assert_documented("socketIoNotice", &as_message(&closing));
+    let end = driver.next_for("s").await;
+    assert_eq!(
+        (&end["on"], &end["reason"]),
+        (&json!("disconnect"), &json!("io server disconnect"))
+    );
 }
