@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::Context;
 use crate::frame::{self, ClientFrame, Refusal};
-use crate::hub::{Mailbox, Outbox};
+use crate::hub::{Mailbox, Outbox, Protocol};
 use crate::membership::{Membership, Refused, Replayed, UserGone};
 
 /// A write that takes longer than this means the peer stopped reading.
@@ -59,9 +59,10 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (outbox, mut inbox) = mpsc::channel(ctx.settings.client_buffer);
-    let mailbox = ctx
-        .hub
-        .new_client(Outbox::Ws(outbox), ctx.shutdown.child_token());
+    let mailbox = ctx.hub.new_client(
+        Outbox::new(Protocol::Ws, outbox),
+        ctx.shutdown.child_token(),
+    );
     let mut session = Session {
         ws,
         membership: Membership::new(ctx.clone(), identity, mailbox.clone()),

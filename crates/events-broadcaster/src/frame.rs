@@ -1,13 +1,9 @@
 //! The JSON frames of the protocol (DESIGN.md §6, `proto/events.schema.json`).
 
-use std::sync::Arc;
-
 use agentq_queue::{JobEvent, QueueEvent};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::hub::SocketIoEvent;
 use crate::room::Room;
 
 /// What a client may send.
@@ -134,20 +130,16 @@ pub fn event_data(event: &QueueEvent) -> String {
     Value::Object(data).to_string()
 }
 
-/// The Socket.IO form of an event: the seed's payload (`data`) with the room it was sent to and
-/// its stream id (the `lastEventId` to resume from) added.
-pub fn socketio_event(event: &QueueEvent, room: Room, data: &str) -> SocketIoEvent {
-    // `data` is a JSON object that starts with `{"jobId"`; room and id need no escaping
-    let text = format!(
-        r#"{{"room":"{room}","eventId":"{}",{}"#,
+/// The Socket.IO packet of an event, `42["agent_job_started",{…}]`: the seed's payload
+/// (`data`) with the room it was sent to and its stream id (the `lastEventId` to resume from).
+pub fn socketio_event(event: &QueueEvent, room: Room, data: &str) -> String {
+    // `data` is a JSON object; event names, rooms and ids need no escaping
+    let fields = data.strip_prefix('{').unwrap_or("}");
+    format!(
+        r#"42["{}",{{"room":"{room}","eventId":"{}",{fields}]"#,
+        event.kind().as_str(),
         event.id,
-        data.strip_prefix('{').unwrap_or("}")
-    );
-    SocketIoEvent {
-        name: event.kind().as_str(),
-        // never the default (`null`): the text is JSON whenever `data` is
-        data: Arc::from(RawValue::from_string(text).unwrap_or_default()),
-    }
+    )
 }
 
 /// `{"event":…,"room":…,"id":…,"data":…}`. Event names, rooms and stream ids are plain ASCII

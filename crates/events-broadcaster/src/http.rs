@@ -11,7 +11,6 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::service::Service as _;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
@@ -22,19 +21,15 @@ use crate::Context;
 use crate::{connection, socketio};
 
 pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-type Reply = Response<Body>;
+pub type Reply = Response<Body>;
 
 /// Incoming frames larger than this close the connection (1009).
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-pub async fn handle(
-    req: Request<Incoming>,
-    ctx: Arc<Context>,
-    socketio: socketio::Service,
-) -> Result<Reply, Infallible> {
+pub async fn handle(req: Request<Incoming>, ctx: Arc<Context>) -> Result<Reply, Infallible> {
     let path = req.uri().path();
     if path == "/socket.io" || path.starts_with("/socket.io/") {
-        return Ok(socketio_request(req, &ctx, &socketio).await);
+        return Ok(socketio_request(req, &ctx).await);
     }
     let reply = match (req.method(), path) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#),
@@ -52,19 +47,15 @@ pub async fn handle(
     Ok(reply)
 }
 
-fn body(bytes: impl Into<Bytes>) -> Body {
+pub fn body(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
 }
 
 /// A Socket.IO request (a polling request or the WebSocket upgrade): the `Origin` check and
-/// CORS around socketioxide, which checks the token when the client connects.
-async fn socketio_request(
-    req: Request<Incoming>,
-    ctx: &Context,
-    socketio: &socketio::Service,
-) -> Reply {
+/// CORS around Engine.IO's handling; the token is checked when the client connects.
+async fn socketio_request(req: Request<Incoming>, ctx: &Arc<Context>) -> Reply {
     if !origin_allowed(req.headers(), &ctx.settings.allowed_origins) {
         return json(StatusCode::FORBIDDEN, r#"{"error":"Origin not allowed"}"#);
     }
@@ -87,10 +78,7 @@ async fn socketio_request(
         );
         reply
     } else {
-        match socketio.call(req).await {
-            Ok(reply) => reply.map(|b| b.map_err(Into::into).boxed_unsync()),
-            Err(never) => match never {},
-        }
+        socketio::handle(req, ctx).await
     };
     // the origin was checked above: a browser page there may read the polling answers
     if let Some(origin) = origin {
@@ -192,17 +180,6 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             );
         }
     };
-    let accept = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_KEY)
-        .map(|key| derive_accept_key(key.as_bytes()))
-        .and_then(|accept| HeaderValue::from_str(&accept).ok());
-    let Some(accept) = accept else {
-        return json(
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"Expected a WebSocket upgrade"}"#,
-        );
-    };
     let Ok(slot) = ctx.connection_slots.clone().try_acquire_owned() else {
         metrics::counter!("agentq_ws_refused_full_total").increment(1);
         return json(
@@ -210,32 +187,73 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             r#"{"error":"Too many connections"}"#,
         );
     };
+    let (reply, upgrading) = match accept_websocket(&mut req) {
+        Upgrade::Accepted(reply, upgrading) => (reply, upgrading),
+        Upgrade::Refused(reply) => return reply,
+    };
     // the request itself is not kept for the life of the connection
-    let upgrading = hyper::upgrade::on(&mut req);
     drop(req);
     let tasks = ctx.connections.clone();
     tasks.spawn(async move {
-        match upgrading.await {
-            Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(websocket_config()),
-                )
-                .await;
-                connection::serve(ws, ctx, identity, verified.expires_at).await;
-                drop(slot);
-            }
-            Err(err) => tracing::debug!(error = %err, "upgrade failed"),
+        if let Some(ws) = open_websocket(upgrading).await {
+            connection::serve(ws, ctx, identity, verified.expires_at).await;
+            drop(slot);
         }
     });
+    reply
+}
+
+/// The answer to a WebSocket upgrade request.
+#[derive(Debug)]
+pub enum Upgrade {
+    /// `101`, and the connection to open the WebSocket on once it is sent.
+    Accepted(Reply, hyper::upgrade::OnUpgrade),
+    /// Not an upgrade (400).
+    Refused(Reply),
+}
+
+/// A server's WebSocket on an upgraded connection.
+pub type WebSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Accepts a WebSocket upgrade request.
+pub fn accept_websocket(req: &mut Request<Incoming>) -> Upgrade {
+    let accept = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|key| derive_accept_key(key.as_bytes()))
+        .and_then(|accept| HeaderValue::from_str(&accept).ok());
+    let Some(accept) = accept.filter(|_| is_websocket_upgrade(req)) else {
+        return Upgrade::Refused(json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"Expected a WebSocket upgrade"}"#,
+        ));
+    };
+    let upgrading = hyper::upgrade::on(req);
     let mut reply = Response::new(body(Bytes::new()));
     *reply.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = reply.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    reply
+    Upgrade::Accepted(reply, upgrading)
+}
+
+/// The WebSocket, once the `101` went out (`None` when the upgrade failed).
+pub async fn open_websocket(upgrading: hyper::upgrade::OnUpgrade) -> Option<WebSocket> {
+    match upgrading.await {
+        Ok(upgraded) => Some(
+            WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(websocket_config()),
+            )
+            .await,
+        ),
+        Err(err) => {
+            tracing::debug!(error = %err, "upgrade failed");
+            None
+        }
+    }
 }
 
 /// Small buffers (many mostly idle connections; clients send little), bounded frames in and

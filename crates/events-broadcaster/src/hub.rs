@@ -11,7 +11,6 @@ use std::time::Duration;
 use agentq_domain::Backoff;
 use agentq_queue::{EventId, Queue, QueueEvent};
 use agentq_store::Scope;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -26,21 +25,26 @@ const READ_BLOCK: Duration = Duration::from_secs(5);
 
 pub type ClientId = u64;
 
-/// Where the hub hands a client its events, made ready for the client's protocol once per
-/// event and room, not once per client.
-#[derive(Debug, Clone)]
-pub enum Outbox {
-    /// A `/ws` client: the frame's text.
-    Ws(mpsc::Sender<Utf8Bytes>),
-    /// A Socket.IO client: the event's name and data.
-    SocketIo(mpsc::Sender<SocketIoEvent>),
+/// The protocol a client speaks: the hub makes each event's text once per room and protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `/ws`: `{"event":…,"room":…,"id":…,"data":…}`.
+    Ws,
+    /// Socket.IO: `42["agent_job_…",{…data, room, eventId}]`.
+    SocketIo,
 }
 
-/// One event as a Socket.IO client gets it (`42["agent_job_started",{…}]` on the wire).
+/// Where the hub hands a client its events, ready to write.
 #[derive(Debug, Clone)]
-pub struct SocketIoEvent {
-    pub name: &'static str,
-    pub data: Arc<RawValue>,
+pub struct Outbox {
+    protocol: Protocol,
+    sender: mpsc::Sender<Utf8Bytes>,
+}
+
+impl Outbox {
+    pub fn new(protocol: Protocol, sender: mpsc::Sender<Utf8Bytes>) -> Self {
+        Self { protocol, sender }
+    }
 }
 
 /// A client's place in one room.
@@ -154,54 +158,33 @@ impl Hub {
             let data = data.get_or_insert_with(|| frame::event_data(event));
             // each made when the first member speaking that protocol needs it
             let mut ws_text = None;
-            let mut socketio_event = None;
+            let mut socketio_text = None;
             for member in members.values() {
                 if !may_see(member.only.as_ref(), event) {
                     continue;
                 }
-                let offered = match &member.outbox {
-                    Outbox::Ws(outbox) => offer(
-                        outbox,
-                        ws_text
-                            .get_or_insert_with(|| Utf8Bytes::from(frame::event(event, room, data)))
-                            .clone(),
-                    ),
-                    Outbox::SocketIo(outbox) => offer(
-                        outbox,
-                        socketio_event
-                            .get_or_insert_with(|| frame::socketio_event(event, room, data))
-                            .clone(),
-                    ),
+                let text = match member.outbox.protocol {
+                    Protocol::Ws => ws_text
+                        .get_or_insert_with(|| Utf8Bytes::from(frame::event(event, room, data))),
+                    Protocol::SocketIo => socketio_text.get_or_insert_with(|| {
+                        Utf8Bytes::from(frame::socketio_event(event, room, data))
+                    }),
                 };
+                let offered = member.outbox.sender.try_send(text.clone());
                 match offered {
-                    Offered::Taken => sent += 1,
-                    Offered::Full => {
+                    Ok(()) => sent += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
                         if !member.stop.is_cancelled() {
                             metrics::counter!("agentq_ws_slow_client_drops_total").increment(1);
                         }
                         member.stop.cancel();
                     }
                     // the connection is closing; it leaves its rooms itself
-                    Offered::Closed => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
             }
         }
         metrics::counter!("agentq_ws_events_out_total").increment(sent);
-    }
-}
-
-enum Offered {
-    Taken,
-    Full,
-    Closed,
-}
-
-/// Puts `item` in `outbox` without waiting.
-fn offer<T>(outbox: &mpsc::Sender<T>, item: T) -> Offered {
-    match outbox.try_send(item) {
-        Ok(()) => Offered::Taken,
-        Err(mpsc::error::TrySendError::Full(_)) => Offered::Full,
-        Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Context {
     pub connections: TaskTracker,
     /// One permit per WebSocket or Socket.IO connection (`AGENTQ_WS_MAX_CONNECTIONS`).
     pub connection_slots: Arc<tokio::sync::Semaphore>,
+    /// The Socket.IO sessions on long-polling, by session id.
+    pub socketio_links: socketio::Links,
     pub shutdown: CancellationToken,
 }
 
@@ -58,8 +60,8 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Serves on `listener` until `shutdown`, then sends every `/ws` client a close frame (1001)
-/// and closes every Socket.IO transport, so that they reconnect elsewhere.
+/// Serves on `listener` until `shutdown`, then closes every client's connection (`/ws`: 1001)
+/// so that it reconnects elsewhere.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -83,13 +85,13 @@ pub async fn run(
         prometheus: agentq_telemetry::prometheus(),
         connections: TaskTracker::new(),
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_connections)),
+        socketio_links: socketio::Links::default(),
         shutdown: shutdown.clone(),
         hub: hub.clone(),
         settings,
         queue: queue.clone(),
         db,
     });
-    let (socketio, io) = socketio::service(&ctx);
     let pump = tokio::spawn(hub::pump(queue, hub, start, shutdown.clone()));
     loop {
         let (stream, _) = tokio::select! {
@@ -106,9 +108,8 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SOCKET_SEND_BUFFER);
         let ctx = ctx.clone();
-        let socketio = socketio.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| http::handle(req, ctx.clone(), socketio.clone()));
+            let service = service_fn(move |req| http::handle(req, ctx.clone()));
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -122,8 +123,6 @@ pub async fn run(
     drop(listener);
     ctx.connections.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, ctx.connections.wait()).await;
-    // Socket.IO clients see their transport close, and reconnect
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, io.close()).await;
     let _ = pump.await;
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! The same rooms and events over Socket.IO (Engine.IO v4, Socket.IO protocol v5) at
 //! `/socket.io/`, for the seed's dashboard and any `socket.io-client` (DESIGN.md §6).
-//! socketioxide speaks the protocol and both transports; what a client may see, in which order,
-//! and how fast it must read is decided here, as for `/ws`, by the hub and the membership.
 //!
 //! - Connect: the JWT from `auth.token`, `Authorization: Bearer` or `?token=`; refused with a
 //!   connect error (the client's `connect_error`) that says why.
@@ -9,135 +7,45 @@
 //!   missed there. `subscribe` (`"project:7"` or `{room, lastEventId}`) and `unsubscribe` are
 //!   acknowledged with `{ok: true, room}` or `{ok: false, code, error}`.
 //! - Events: the seed's names, its payload fields plus `room` and `eventId`.
+//!
+//! The protocol is written here rather than taken from socketioxide, which serves it well but
+//! holds about 28 KiB per idle connection (three tasks and their buffers, measured with 3,000
+//! sockets), above the memory target of `just bench ws` (a third of the Node server's ~20 KiB).
+//! A connection here is one task, like a `/ws` one, and the hub encodes each event once for
+//! all of a room's Socket.IO clients. Both transports are served: long-polling (`polling.rs`)
+//! and WebSocket, and the upgrade from one to the other; binary packets are refused.
 
 mod admission;
+mod engine;
+mod packet;
+mod polling;
 mod session;
 
-use std::sync::Arc;
-use std::time::Duration;
+use base64::Engine as _;
+use serde_json::Value;
 
-use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
-use socketioxide::service::SocketIoService;
-use socketioxide::{SocketIo, TransportType};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+pub use engine::handle;
+pub use polling::Links;
 
-use crate::Context;
-use crate::frame::Refusal;
-use crate::membership::Refused;
-use admission::Admission;
-use session::Command;
+/// The largest polling body or WebSocket message a client may send, and the largest polling
+/// answer the server sends (as on `/ws`).
+const MAX_PAYLOAD: usize = 64 * 1024;
 
-/// The service socketioxide answers `/socket.io/` requests with.
-pub type Service = SocketIoService<engineioxide::service::NotFoundService>;
-
-/// Requests one socket may have waiting (subscribe, unsubscribe); more are refused.
-const COMMAND_BUFFER: usize = 32;
-/// Packets waiting in socketioxide for one socket's transport.
-const TRANSPORT_BUFFER: usize = 256;
-/// Largest polling body or WebSocket message a client may send (as on `/ws`).
-const MAX_PAYLOAD: u64 = 64 * 1024;
-
-/// The Socket.IO service, with its handlers bound to `ctx`'s hub and settings.
-pub fn service(ctx: &Arc<Context>) -> (Service, SocketIo) {
-    let (service, io) = SocketIo::builder()
-        .ping_interval(ctx.settings.ping_every)
-        .ping_timeout(ctx.settings.ping_every)
-        .connect_timeout(Duration::from_secs(10))
-        .max_buffer_size(TRANSPORT_BUFFER)
-        .max_payload(MAX_PAYLOAD)
-        .transports([TransportType::Polling, TransportType::Websocket])
-        .build_svc();
-    let admit_ctx = ctx.clone();
-    let connect_ctx = ctx.clone();
-    io.ns(
-        "/",
-        (move |socket: SocketRef| on_connect(socket, connect_ctx.clone())).with(
-            move |socket: SocketRef, TryData(auth): TryData<Value>| {
-                admission::admit(admit_ctx.clone(), socket, auth.ok())
-            },
-        ),
-    );
-    (service, io)
-}
-
-/// Registers the socket's handlers and starts its session.
-async fn on_connect(socket: SocketRef, ctx: Arc<Context>) {
-    let Some(admission) = socket.extensions.remove::<Admission>() else {
-        // admitted sockets always carry their admission; nothing else reaches here
-        let _ = socket.disconnect();
-        return;
-    };
-    let (commands, inbox) = mpsc::channel(COMMAND_BUFFER);
-    let to_session = commands.clone();
-    socket.on(
-        "subscribe",
-        move |TryData(args): TryData<Value>, ack: AckSender| {
-            let commands = to_session.clone();
-            async move {
-                match subscribe_args(args.ok()) {
-                    Some((room, last_event_id)) => forward(
-                        &commands,
-                        Command::Subscribe {
-                            room,
-                            last_event_id,
-                            ack,
-                        },
-                    ),
-                    None => refuse(
-                        ack,
-                        Refusal::BadFrame,
-                        "subscribe takes a room name or {room, lastEventId}",
-                    ),
-                }
-            }
-        },
-    );
-    let to_session = commands.clone();
-    socket.on(
-        "unsubscribe",
-        move |TryData(args): TryData<Value>, ack: AckSender| {
-            let commands = to_session.clone();
-            async move {
-                match subscribe_args(args.ok()) {
-                    Some((room, _)) => forward(&commands, Command::Unsubscribe { room, ack }),
-                    None => refuse(
-                        ack,
-                        Refusal::BadFrame,
-                        "unsubscribe takes a room name or {room}",
-                    ),
-                }
-            }
-        },
-    );
-    socket.on_fallback(async |ack: AckSender| {
-        refuse(
-            ack,
-            Refusal::BadFrame,
-            "events a client may send are subscribe and unsubscribe",
-        );
-    });
-    let gone = CancellationToken::new();
-    let on_gone = gone.clone();
-    socket.on_disconnect(move || {
-        on_gone.cancel();
-        async {}
-    });
-    // a socket that left before its handler was registered would never call it
-    if !socket.connected() {
-        gone.cancel();
+/// A session or socket id: 128 random bits. A polling request is authenticated by its session
+/// id alone, so it must not be guessable.
+fn new_sid() -> String {
+    let mut bytes = [0u8; 16];
+    // the system's randomness failing leaves no safe id to give: refuse the connection
+    if getrandom::fill(&mut bytes).is_err() {
+        return String::new();
     }
-    drop(commands);
-    let tasks = ctx.connections.clone();
-    tasks.spawn(session::serve(socket, ctx, admission, inbox, gone));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `"project:7"`, `{"room": "project:7", "lastEventId": "…"}`, or (as socket.io-client sends
-/// several arguments) either of them first in an array.
-fn subscribe_args(args: Option<Value>) -> Option<(String, Option<String>)> {
-    match args? {
+/// The argument of `subscribe`/`unsubscribe`: `"project:7"` or
+/// `{"room": "project:7", "lastEventId": "…"}`.
+fn room_args(arg: Option<Value>) -> Option<(String, Option<String>)> {
+    match arg? {
         Value::String(room) => Some((room, None)),
         Value::Object(mut fields) => {
             let Some(Value::String(room)) = fields.remove("room") else {
@@ -149,30 +57,6 @@ fn subscribe_args(args: Option<Value>) -> Option<(String, Option<String>)> {
                 Some(_) => None,
             }
         }
-        Value::Array(mut items) if !items.is_empty() => subscribe_args(Some(items.swap_remove(0))),
         _ => None,
     }
-}
-
-fn forward(commands: &mpsc::Sender<Command>, command: Command) {
-    if let Err(refused) = commands.try_send(command) {
-        let ack = match refused.into_inner() {
-            Command::Subscribe { ack, .. } | Command::Unsubscribe { ack, .. } => ack,
-        };
-        refuse(
-            ack,
-            Refusal::Unavailable,
-            "too many requests waiting; wait for their answers",
-        );
-    }
-}
-
-/// Answers a request's acknowledgement with `{ok: false, code, error}` (no-op without one).
-fn refuse(ack: AckSender, refusal: Refusal, message: &'static str) {
-    let _ = ack.send(&self::refusal(Refused { refusal, message }));
-}
-
-/// `{ok: false, code, error}`: the acknowledgement of a refused request.
-fn refusal(refused: Refused) -> Value {
-    json!({"ok": false, "code": refused.refusal.code(), "error": refused.message})
 }

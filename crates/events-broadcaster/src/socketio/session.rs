@@ -1,141 +1,218 @@
-//! One Socket.IO client's session: its requests in order, its rooms' events out, the re-check
-//! of what its user may see, and its end. One task per socket, like a `/ws` session: the hub
-//! never waits for it (events wait in its bounded outbox, and a full outbox ends it), and a
-//! client that stops reading for `WRITE_TIMEOUT` is dropped.
+//! One Socket.IO connection (one Engine.IO session), as one task: the client's packets in
+//! (over long-polling or WebSocket, and the upgrade from one to the other), its rooms' events
+//! out, heartbeat, the re-check of what its user may see, and its end. As a `/ws` session: the
+//! hub never waits for it (events wait in its bounded outbox; a full outbox ends it), and a
+//! client that stops reading is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide::{SendError, SocketError};
-use tokio::sync::mpsc;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
-use super::admission::Admission;
+use super::admission;
+use super::packet::{self, Engine, Socket};
+use super::polling::{Link, SessionEnd};
 use crate::Context;
-use crate::frame;
-use crate::hub::{Outbox, SocketIoEvent};
+use crate::frame::{self, Refusal};
+use crate::http::WebSocket;
+use crate::hub::{Outbox, Protocol};
 use crate::membership::{Membership, Refused, Replayed, UserGone};
-use crate::room::Room;
 
-/// A client whose transport takes nothing for this long has stopped reading.
+/// A write that takes longer than this means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often a full transport buffer is tried again.
-const RETRY_EVERY: Duration = Duration::from_millis(10);
+/// Packets written before one flush.
+const WRITE_BATCH: usize = 64;
+/// How long a new connection has to send its `CONNECT`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What a client asked, in the order it asked.
-pub enum Command {
-    Subscribe {
-        room: String,
-        last_event_id: Option<String>,
-        ack: AckSender,
-    },
-    Unsubscribe {
-        room: String,
-        ack: AckSender,
-    },
+pub enum Transport {
+    Polling { link: Arc<Link>, end: SessionEnd },
+    WebSocket(Box<WebSocket>),
+}
+
+/// What a connection starts with.
+pub struct Start {
+    pub sid: String,
+    pub transport: Transport,
+    /// The token of the connection's first request (`Authorization` or `?token=`), for a
+    /// `CONNECT` without `auth.token`.
+    pub request_token: Option<String>,
+    /// Its place under `AGENTQ_WS_MAX_CONNECTIONS`, given back when it ends.
+    pub slot: OwnedSemaphorePermit,
 }
 
 /// Why a session ended.
 enum End {
-    /// Tell the client why (a `closing` event), then disconnect it.
+    /// Tell the client why (a `closing` event), then end the Socket.IO session (`41`): the
+    /// client does not come back by itself.
     Close(&'static str),
-    /// The server stops: tell the client, and leave its transport to `SocketIo::close`, so
-    /// that the client sees the transport close and reconnects (to another instance, or to
-    /// this one when it is back) rather than being told not to come back.
+    /// The server stops: tell the client, then close the transport, so that it reconnects (to
+    /// another instance, or to this one when it is back) and resumes.
     Shutdown,
-    /// The client left or stopped reading.
+    /// The client left, stopped reading or broke the protocol.
     Gone,
 }
 
 type Step = Result<(), End>;
 
-struct Session {
-    socket: SocketRef,
-    ctx: Arc<Context>,
-    membership: Membership,
+/// What a client sent, or did.
+enum Received {
+    Packet(String),
+    Upgrade(Box<WebSocket>),
+    Closed,
 }
 
-pub async fn serve(
-    socket: SocketRef,
+/// A client that completed its `CONNECT`.
+struct Connected {
+    membership: Membership,
+    inbox: mpsc::Receiver<Utf8Bytes>,
+    expiry: Instant,
+}
+
+struct Session {
     ctx: Arc<Context>,
-    admission: Admission,
-    mut commands: mpsc::Receiver<Command>,
-    gone: CancellationToken,
-) {
-    let (outbox, mut inbox) = mpsc::channel(ctx.settings.client_buffer);
-    let mailbox = ctx
-        .hub
-        .new_client(Outbox::SocketIo(outbox), ctx.shutdown.child_token());
-    let stop = mailbox.stop.clone();
+    sid: String,
+    transport: Transport,
+    request_token: Option<String>,
+    connected: Option<Connected>,
+    stop: CancellationToken,
+}
+
+/// Runs a connection until the client leaves, misbehaves, falls behind, or the server stops.
+pub async fn serve(ctx: Arc<Context>, start: Start) {
+    let Start {
+        sid,
+        transport,
+        request_token,
+        slot,
+    } = start;
     let mut session = Session {
-        membership: Membership::new(ctx.clone(), admission.identity.clone(), mailbox),
-        socket,
+        stop: ctx.shutdown.child_token(),
         ctx,
+        sid,
+        transport,
+        request_token,
+        connected: None,
     };
-    let end = tokio::select! {
-        end = session.run(&admission, &mut inbox, &mut commands, &stop) => end,
-        () = gone.cancelled() => End::Gone,
-    };
+    let end = session.run().await;
     let Session {
-        socket, membership, ..
+        ctx,
+        sid,
+        mut transport,
+        connected,
+        ..
     } = session;
-    drop(membership);
-    match end {
-        End::Close(reason) => {
-            let _ = socket.emit("closing", &json!({ "reason": reason }));
-            let _ = socket.disconnect();
+    let was_connected = connected.is_some();
+    // leave the rooms first: nothing more is queued for a client that is going
+    drop(connected);
+    let closing = |reason: &str| {
+        Utf8Bytes::from(packet::event(
+            "closing",
+            &json!({ "reason": reason }).to_string(),
+        ))
+    };
+    let last: Vec<Utf8Bytes> = match end {
+        End::Close(reason) if was_connected => {
+            vec![closing(reason), Utf8Bytes::from_static(packet::DISCONNECT)]
         }
-        End::Shutdown => {
-            let _ = socket.emit("closing", &json!({ "reason": "server shutting down" }));
+        End::Shutdown if was_connected => vec![closing("server shutting down")],
+        _ => Vec::new(),
+    };
+    match &mut transport {
+        Transport::WebSocket(ws) => {
+            let code = if matches!(end, End::Shutdown) {
+                CloseCode::Away
+            } else {
+                CloseCode::Normal
+            };
+            let goodbye = async {
+                for text in last {
+                    ws.feed(Message::Text(text)).await?;
+                }
+                ws.send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: "".into(),
+                })))
+                .await
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
         }
-        End::Gone => {
-            let _ = socket.disconnect();
+        Transport::Polling { link, .. } => {
+            for text in last {
+                link.push(text, usize::MAX);
+            }
+            link.close(packet::CLOSE);
         }
     }
-    drop(admission);
+    ctx.socketio_links.remove(&sid);
+    drop(slot);
 }
 
 impl Session {
-    async fn run(
-        &mut self,
-        admission: &Admission,
-        inbox: &mut mpsc::Receiver<SocketIoEvent>,
-        commands: &mut mpsc::Receiver<Command>,
-        stop: &CancellationToken,
-    ) -> End {
-        // every socket is in `notifications`, and resumes there from `auth.lastEventId`
-        if let Err(end) = self
-            .subscribe("notifications", admission.last_event_id.as_deref(), None)
-            .await
-        {
-            return end;
+    async fn run(&mut self) -> End {
+        let settings = &self.ctx.settings;
+        let (ping_every, recheck_every) = (settings.ping_every, settings.recheck_every);
+        let started = Instant::now();
+        let every = ping_every.min(recheck_every).min(CONNECT_TIMEOUT);
+        let mut housekeeping = tokio::time::interval_at(Instant::now() + every, every);
+        let mut last_heard = Instant::now();
+        let mut last_ping = Instant::now();
+        let mut last_recheck = Instant::now();
+        let stop = self.stop.clone().cancelled_owned();
+        tokio::pin!(stop);
+        if let Transport::WebSocket(_) = self.transport {
+            // a connection that starts on WebSocket gets its `open` packet there
+            let open = packet::open(&self.sid, false, ping_every.as_millis(), super::MAX_PAYLOAD);
+            if let Err(end) = self.send(Utf8Bytes::from(open)).await {
+                return end;
+            }
         }
-        let recheck_every = self.ctx.settings.recheck_every;
-        let mut recheck = tokio::time::interval_at(Instant::now() + recheck_every, recheck_every);
-        let expiry = Instant::now()
-            + Duration::from_secs(
-                admission
-                    .token_expires_at
-                    .saturating_sub(agentq_auth::now_secs()),
-            );
-        let stopped = stop.clone().cancelled_owned();
-        let expired = tokio::time::sleep_until(expiry);
-        tokio::pin!(stopped, expired);
         loop {
             let step = tokio::select! {
                 biased;
-                Some(first) = inbox.recv() => self.emit_waiting(first, inbox).await,
-                Some(command) = commands.recv() => Box::pin(self.on_command(command)).await,
-                () = &mut stopped => Err(if self.ctx.shutdown.is_cancelled() {
+                Some(first) = next_event(&mut self.connected) => self.write_events(first).await,
+                received = self.transport.recv() => {
+                    last_heard = Instant::now();
+                    match received {
+                        Received::Packet(text) => Box::pin(self.on_packet(&text)).await,
+                        Received::Upgrade(ws) => self.upgrade(ws).await,
+                        Received::Closed => Err(End::Gone),
+                    }
+                }
+                () = &mut stop => Err(if self.ctx.shutdown.is_cancelled() {
                     End::Shutdown
                 } else {
                     End::Close("too slow: events were dropped")
                 }),
-                () = &mut expired => Err(End::Close("token expired")),
-                _ = recheck.tick() => Box::pin(self.recheck()).await,
+                _ = housekeeping.tick() => {
+                    let now = Instant::now();
+                    if self.connected.as_ref().is_some_and(|c| now >= c.expiry) {
+                        Err(End::Close("token expired"))
+                    } else if self.connected.is_none() && now.duration_since(started) > CONNECT_TIMEOUT {
+                        Err(End::Gone)
+                    } else if now.duration_since(last_heard) > ping_every * 2 {
+                        // Engine.IO's heartbeat: the client answers every ping
+                        Err(End::Gone)
+                    } else {
+                        let mut step = Ok(());
+                        if now.duration_since(last_ping) >= ping_every {
+                            last_ping = now;
+                            step = self.send(Utf8Bytes::from_static(packet::PING)).await;
+                        }
+                        if step.is_ok() && now.duration_since(last_recheck) >= recheck_every {
+                            last_recheck = now;
+                            step = Box::pin(self.recheck()).await;
+                        }
+                        step
+                    }
+                }
             };
             if let Err(end) = step {
                 return end;
@@ -143,23 +220,102 @@ impl Session {
         }
     }
 
-    async fn on_command(&mut self, command: Command) -> Step {
-        match command {
-            Command::Subscribe {
-                room,
-                last_event_id,
-                ack,
-            } => {
-                self.subscribe(&room, last_event_id.as_deref(), Some(ack))
-                    .await
+    /// An Engine.IO packet from the client.
+    async fn on_packet(&mut self, text: &str) -> Step {
+        match Engine::parse(text) {
+            Some(Engine::Message(message)) => self.on_message(message).await,
+            // Engine.IO v4 servers ping; a client's ping (v3 habit) still gets its pong
+            Some(Engine::Ping(data)) => self.send(Utf8Bytes::from(format!("3{data}"))).await,
+            Some(Engine::Pong(_) | Engine::Noop | Engine::Upgrade) => Ok(()),
+            Some(Engine::Close) | None => Err(End::Gone),
+        }
+    }
+
+    /// A Socket.IO packet from the client.
+    async fn on_message(&mut self, text: &str) -> Step {
+        match Socket::parse(text) {
+            Ok(Socket::Connect { namespace, .. }) if namespace != "/" => {
+                let refusal = packet::connect_error(&namespace, "Invalid namespace");
+                self.send(Utf8Bytes::from(refusal)).await
             }
-            Command::Unsubscribe { room, ack } => {
-                let answer = match self.membership.leave(&room) {
-                    Ok(room) => json!({"ok": true, "room": room.to_string()}),
-                    Err(refused) => refusal(refused, &room),
+            Ok(Socket::Connect { auth, .. }) => {
+                if self.connected.is_some() {
+                    return Ok(());
+                }
+                self.connect(auth.as_ref()).await
+            }
+            Ok(Socket::Event { namespace, .. }) if namespace != "/" => Ok(()),
+            Ok(Socket::Event {
+                ack, name, args, ..
+            }) => {
+                if self.connected.is_none() {
+                    return Ok(());
+                }
+                self.on_event(&name, args.into_iter().next(), ack).await
+            }
+            Ok(Socket::Ack) => Ok(()),
+            Ok(Socket::Disconnect) | Ok(Socket::Binary) | Err(_) => Err(End::Gone),
+        }
+    }
+
+    /// `CONNECT` to `/`: admitted (and then in `notifications`, resumed from
+    /// `auth.lastEventId`) or refused with a connect error.
+    async fn connect(&mut self, auth: Option<&Value>) -> Step {
+        // the request's token is needed for this one check; not kept for the connection's life
+        let request_token = self.request_token.take();
+        let admitted = admission::admit(&self.ctx, auth, request_token.as_deref()).await;
+        let admission = match admitted {
+            Ok(admission) => admission,
+            Err(message) => {
+                let refusal = packet::connect_error("/", message);
+                return self.send(Utf8Bytes::from(refusal)).await;
+            }
+        };
+        let (outbox, inbox) = mpsc::channel(self.ctx.settings.client_buffer);
+        let mailbox = self
+            .ctx
+            .hub
+            .new_client(Outbox::new(Protocol::SocketIo, outbox), self.stop.clone());
+        let expires_in = admission
+            .token_expires_at
+            .saturating_sub(agentq_auth::now_secs());
+        self.connected = Some(Connected {
+            membership: Membership::new(self.ctx.clone(), admission.identity, mailbox),
+            inbox,
+            expiry: Instant::now() + Duration::from_secs(expires_in),
+        });
+        self.send(Utf8Bytes::from(packet::connected(&super::new_sid())))
+            .await?;
+        self.subscribe("notifications", admission.last_event_id.as_deref(), None)
+            .await
+    }
+
+    async fn on_event(&mut self, name: &str, arg: Option<Value>, ack: Option<u64>) -> Step {
+        let Some((room, last_event_id)) = super::room_args(arg) else {
+            let message = match name {
+                "subscribe" | "unsubscribe" => "subscribe takes a room name or {room, lastEventId}",
+                _ => "events a client may send are subscribe and unsubscribe",
+            };
+            return self
+                .answer(ack, refusal(Refusal::BadFrame, message, None))
+                .await;
+        };
+        match name {
+            "subscribe" => self.subscribe(&room, last_event_id.as_deref(), ack).await,
+            "unsubscribe" => {
+                let Some(connected) = self.connected.as_mut() else {
+                    return Ok(());
                 };
-                let _ = ack.send(&answer);
-                Ok(())
+                let answer = match connected.membership.leave(&room) {
+                    Ok(room) => json!({"ok": true, "room": room.to_string()}),
+                    Err(refused) => refusal(refused.refusal, refused.message, Some(&room)),
+                };
+                self.answer(ack, answer).await
+            }
+            _ => {
+                let message = "events a client may send are subscribe and unsubscribe";
+                self.answer(ack, refusal(Refusal::BadFrame, message, None))
+                    .await
             }
         }
     }
@@ -170,20 +326,20 @@ impl Session {
         &mut self,
         name: &str,
         last_event_id: Option<&str>,
-        ack: Option<AckSender>,
+        ack: Option<u64>,
     ) -> Step {
-        let (room, replay) = match self.membership.join(name, last_event_id).await {
+        let Some(connected) = self.connected.as_mut() else {
+            return Ok(());
+        };
+        let (room, replay) = match connected.membership.join(name, last_event_id).await {
             Ok(joined) => joined,
             Err(refused) => {
-                if let Some(ack) = ack {
-                    let _ = ack.send(&refusal(refused, name));
-                }
-                return Ok(());
+                let answer = refusal(refused.refusal, refused.message, Some(name));
+                return self.answer(ack, answer).await;
             }
         };
-        if let Some(ack) = ack {
-            let _ = ack.send(&json!({"ok": true, "room": room.to_string()}));
-        }
+        self.answer(ack, json!({"ok": true, "room": room.to_string()}))
+            .await?;
         let Some(mut replay) = replay else {
             return Ok(());
         };
@@ -191,7 +347,7 @@ impl Session {
             match replay.next(&self.ctx).await {
                 Ok(Some(page)) => {
                     for item in page {
-                        match item {
+                        let text = match item {
                             Replayed::Gap {
                                 room,
                                 last_event_id,
@@ -202,25 +358,35 @@ impl Session {
                                     "lastEventId": last_event_id,
                                     "oldestEventId": oldest,
                                 });
-                                self.emit("gap", &gap).await?;
+                                packet::event("gap", &gap.to_string())
                             }
                             Replayed::Event(event, room) => {
-                                let data = frame::event_data(&event);
-                                let event = frame::socketio_event(&event, room, &data);
-                                self.emit(event.name, &*event.data).await?;
+                                frame::socketio_event(&event, room, &frame::event_data(&event))
                             }
-                        }
+                        };
+                        self.feed(Utf8Bytes::from(text)).await?;
                     }
+                    self.flush().await?;
                 }
                 Ok(None) => return Ok(()),
-                Err(refused) => return self.room_error(refused, room).await,
+                Err(Refused {
+                    refusal: code,
+                    message,
+                }) => {
+                    let error = refusal(code, message, Some(&room.to_string()));
+                    let text = packet::event("room_error", &error.to_string());
+                    return self.send(Utf8Bytes::from(text)).await;
+                }
             }
         }
     }
 
     /// Leaves every room the user may no longer see, telling the client which.
     async fn recheck(&mut self) -> Step {
-        let withdrawn = self
+        let Some(connected) = self.connected.as_mut() else {
+            return Ok(());
+        };
+        let withdrawn = connected
             .membership
             .recheck()
             .await
@@ -230,55 +396,123 @@ impl Session {
                 "room": room.to_string(),
                 "reason": "your access to this room was withdrawn",
             });
-            self.emit("unsubscribed", &notice).await?;
+            let text = packet::event("unsubscribed", &notice.to_string());
+            self.send(Utf8Bytes::from(text)).await?;
         }
         Ok(())
     }
 
-    /// A room's failure after its acknowledgement (its replay broke off).
-    async fn room_error(&self, refused: Refused, room: Room) -> Step {
-        self.emit("room_error", &refusal(refused, &room.to_string()))
-            .await
-    }
-
-    /// Emits `first` and whatever else is already waiting.
-    async fn emit_waiting(
-        &self,
-        first: SocketIoEvent,
-        inbox: &mut mpsc::Receiver<SocketIoEvent>,
-    ) -> Step {
-        self.emit(first.name, &*first.data).await?;
-        while let Ok(next) = inbox.try_recv() {
-            self.emit(next.name, &*next.data).await?;
-        }
-        Ok(())
-    }
-
-    /// Hands one event to socketioxide; while its buffer for this client is full, tries again
-    /// until `WRITE_TIMEOUT`.
-    async fn emit<T: serde::Serialize + ?Sized>(&self, name: &str, data: &T) -> Step {
-        let deadline = Instant::now() + WRITE_TIMEOUT;
-        loop {
-            match self.socket.emit(name, data) {
-                Ok(()) => return Ok(()),
-                Err(SendError::Socket(SocketError::InternalChannelFull))
-                    if Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(RETRY_EVERY).await;
-                }
-                Err(SendError::Serialize(err)) => {
-                    tracing::warn!(error = ?err, event = name, "cannot encode an event");
-                    return Ok(());
-                }
-                Err(_) => return Err(End::Gone),
+    /// The polling client upgraded to `ws` (its probe done): what waited for its next poll
+    /// goes there, and the poll in flight ends with a `noop`.
+    async fn upgrade(&mut self, mut ws: Box<WebSocket>) -> Step {
+        let Transport::Polling { link, .. } = &self.transport else {
+            return Ok(());
+        };
+        let waiting = link.take_all();
+        link.close(packet::NOOP);
+        for text in waiting {
+            if ws.feed(Message::Text(text)).await.is_err() {
+                return Err(End::Gone);
             }
+        }
+        self.transport = Transport::WebSocket(ws);
+        self.flush().await
+    }
+
+    /// Answers a client's acknowledgement request (nothing when it asked for none).
+    async fn answer(&mut self, ack: Option<u64>, answer: Value) -> Step {
+        match ack {
+            Some(id) => self.send(Utf8Bytes::from(packet::ack(id, &answer))).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes `first` and whatever else is already waiting, then flushes once.
+    async fn write_events(&mut self, first: Utf8Bytes) -> Step {
+        self.feed(first).await?;
+        for _ in 1..WRITE_BATCH {
+            let next = match self.connected.as_mut() {
+                Some(connected) => connected.inbox.try_recv(),
+                None => break,
+            };
+            match next {
+                Ok(next) => self.feed(next).await?,
+                Err(_) => break,
+            }
+        }
+        self.flush().await
+    }
+
+    async fn send(&mut self, text: Utf8Bytes) -> Step {
+        self.feed(text).await?;
+        self.flush().await
+    }
+
+    async fn feed(&mut self, text: Utf8Bytes) -> Step {
+        match &mut self.transport {
+            Transport::WebSocket(ws) => {
+                match tokio::time::timeout(WRITE_TIMEOUT, ws.feed(Message::Text(text))).await {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(End::Gone),
+                }
+            }
+            // a client that lets this many wait has stopped polling
+            Transport::Polling { link, .. } => {
+                if link.push(text, self.ctx.settings.client_buffer) {
+                    Ok(())
+                } else {
+                    Err(End::Gone)
+                }
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Step {
+        match &mut self.transport {
+            Transport::WebSocket(ws) => match tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await
+            {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(End::Gone),
+            },
+            Transport::Polling { .. } => Ok(()),
         }
     }
 }
 
-/// `{ok: false, code, error, room}`.
-fn refusal(refused: Refused, room: &str) -> serde_json::Value {
-    let mut answer = super::refusal(refused);
-    answer["room"] = room.into();
+impl Transport {
+    /// The next thing the client sent or did. Cancel-safe: every await in it is.
+    async fn recv(&mut self) -> Received {
+        match self {
+            Self::Polling { end, .. } => tokio::select! {
+                packet = end.incoming.recv() => packet.map_or(Received::Closed, Received::Packet),
+                ws = end.upgrade.recv() => ws.map_or(Received::Closed, Received::Upgrade),
+            },
+            Self::WebSocket(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(text))) => return Received::Packet(text.to_string()),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    // binary attachments are not part of what agentq speaks; close and errors
+                    // end the connection
+                    _ => return Received::Closed,
+                }
+            },
+        }
+    }
+}
+
+/// The next live event of a connected client (never, before it connects).
+async fn next_event(connected: &mut Option<Connected>) -> Option<Utf8Bytes> {
+    match connected {
+        Some(connected) => connected.inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `{ok: false, code, error[, room]}`: the answer to a refused request.
+fn refusal(refusal: Refusal, message: &str, room: Option<&str>) -> Value {
+    let mut answer = json!({"ok": false, "code": refusal.code(), "error": message});
+    if let Some(room) = room {
+        answer["room"] = room.into();
+    }
     answer
 }

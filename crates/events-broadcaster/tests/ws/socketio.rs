@@ -37,7 +37,10 @@ fn assert_documented(def: &str, value: &Value) {
         serde_json::from_str(include_str!("../../../../proto/events.schema.json")).expect("schema");
     schema["oneOf"] = json!([{ "$ref": format!("#/$defs/{def}") }]);
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{value} is not a {def}: {errors:?}");
 }
 
@@ -434,7 +437,9 @@ async fn a_client_resuming_past_what_the_stream_holds_is_told_of_the_gap() {
         .connected("first", &url(&b), with_token(&token, json!({})))
         .await;
     let first = h.enqueue(&h.own).await.to_string();
-    let seen = driver.events_until("first", &first, "agent_job_queued").await;
+    let seen = driver
+        .events_until("first", &first, "agent_job_queued")
+        .await;
     let last_id = seen[0]["data"]["eventId"].as_str().expect("id").to_owned();
     driver.close("first").await;
     for _ in 0..3 {
@@ -500,8 +505,12 @@ async fn two_broadcasters_deliver_every_event_without_an_adapter() {
     let (one, two) = (h.spawn(&[]).await, h.spawn(&[]).await);
     let token = h.token(&h.member);
     let mut driver = Driver::start();
-    driver.connected("a", &url(&one), with_token(&token, json!({}))).await;
-    driver.connected("b", &url(&two), with_token(&token, json!({}))).await;
+    driver
+        .connected("a", &url(&one), with_token(&token, json!({})))
+        .await;
+    driver
+        .connected("b", &url(&two), with_token(&token, json!({})))
+        .await;
     let mut jobs = Vec::new();
     for _ in 0..5 {
         jobs.push(h.enqueue(&h.own).await.to_string());
