@@ -13,6 +13,8 @@
 // up to 30 s of drain, latency p50/p99/max. agentq's events enter the real way, an XADD to the
 // queue's events stream (the broadcaster reads it), on the same open-loop schedule the anchor's
 // server emits on; its clients are all in `notifications` (every socket is, from the start).
+// The broadcaster runs on one worker thread (AGENTQ_BENCH_SERVER_THREADS, default 1): the
+// anchor's server is one Node thread, and the load process needs the machine's other core.
 const { fork, spawn, execFileSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
@@ -122,6 +124,10 @@ async function startAgentq() {
     AGENTQ_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
     AGENTQ_WS_ADDR: '127.0.0.1:0',
     RUST_LOG: 'warn',
+    // one core, as the single-threaded Node server has; the load process needs the other
+    // (with both, the broadcaster took CPU from the clients and their latency grew: p99 381
+    // against 233 ms at 1,000 x 100/s in a side-by-side try)
+    TOKIO_WORKER_THREADS: process.env.AGENTQ_BENCH_SERVER_THREADS || '1',
   };
   const gateway = path.join(args.bin, 'api-gateway');
   execFileSync(gateway, ['user', 'create', '--email', 'bench@example.com', '--password-stdin', '--admin'], {
