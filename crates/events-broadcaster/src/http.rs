@@ -1,7 +1,7 @@
 //! The HTTP side of the port: `/healthz`, `/metrics`, `/ws`, whose upgrade is refused (401,
 //! 403) before any WebSocket exists when the token or the `Origin` is not right, and
 //! `/socket.io/`, whose requests pass the same `Origin` check (with CORS headers for the allowed
-//! ones) before socketioxide gets them.
+//! ones) before Engine.IO gets them (`socketio/engine.rs`).
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -170,8 +170,7 @@ impl Hub {
                         Utf8Bytes::from(frame::socketio_event(event, room, data))
                     }),
                 };
-                let offered = member.outbox.sender.try_send(text.clone());
-                match offered {
+                match member.outbox.sender.try_send(text.clone()) {
                     Ok(()) => sent += 1,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         if !member.stop.is_cancelled() {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::packet;
@@ -26,7 +27,10 @@ struct Outgoing {
 #[derive(Debug)]
 pub struct Link {
     outgoing: Mutex<Outgoing>,
+    /// Packets arrived for the waiting `GET`.
     ready: Notify,
+    /// A `GET` took what waited: room for more.
+    taken: Notify,
     /// A `GET` is waiting.
     polling: AtomicBool,
     pub incoming: mpsc::Sender<String>,
@@ -48,6 +52,7 @@ impl Link {
         let link = Arc::new(Self {
             outgoing: Mutex::default(),
             ready: Notify::new(),
+            taken: Notify::new(),
             polling: AtomicBool::new(false),
             incoming,
             upgrade,
@@ -59,8 +64,23 @@ impl Link {
         (link, end)
     }
 
-    /// Queues `packet` for the next `GET`; false when more than `limit` wait already (the
-    /// client stopped polling).
+    /// Queues `packet` for the next `GET`, waiting while `limit` packets wait already;
+    /// false when the client took none of them before `deadline` (it stopped polling).
+    pub async fn push_or_wait(&self, packet: Utf8Bytes, limit: usize, deadline: Instant) -> bool {
+        loop {
+            let taken = self.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            if self.push(packet.clone(), limit) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, taken).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Queues `packet` for the next `GET`; false when `limit` packets wait already.
     pub fn push(&self, packet: Utf8Bytes, limit: usize) -> bool {
         let Ok(mut out) = self.outgoing.lock() else {
             return false;
@@ -135,7 +155,12 @@ impl Link {
         if out.closed && out.packets.is_empty() && !body.is_empty() {
             out.packets.push_back(Utf8Bytes::from_static(packet::CLOSE));
         }
-        (!body.is_empty()).then_some(body)
+        drop(out);
+        if body.is_empty() {
+            return None;
+        }
+        self.taken.notify_waiters();
+        Some(body)
     }
 }
 

@@ -456,9 +456,13 @@ impl Session {
                     _ => Err(End::Gone),
                 }
             }
-            // a client that lets this many wait has stopped polling
+            // as a WebSocket write: a client that polls nothing for that long has stopped
             Transport::Polling { link, .. } => {
-                if link.push(text, self.ctx.settings.client_buffer) {
+                let deadline = Instant::now() + WRITE_TIMEOUT;
+                if link
+                    .push_or_wait(text, self.ctx.settings.client_buffer, deadline)
+                    .await
+                {
                     Ok(())
                 } else {
                     Err(End::Gone)
