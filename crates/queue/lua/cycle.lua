@@ -115,9 +115,12 @@ for i = 0, n - 1 do
     -- a cancel request wins over a failure or a give-back, not over a finished result
     if h[9] == '1' and kind ~= 'c' then kind = 'x' end
     if kind == 'c' then
-      finishAs(id, 'completed', completed, 'result', value, 'progress', '100')
+      -- the completing attempt counts, as in the event and in SQL: a reader of the hash must
+      -- not see a completed job with one attempt fewer than the recorder writes
+      local attempt = count(made + 1)
+      finishAs(id, 'completed', completed, 'result', value, 'progress', '100', 'made', attempt)
       event('agent_job_completed', id, project, task, trace, 'result', value,
-        'duration_ms', now - tonumber(h[8]), 'attempt', count(made + 1))
+        'duration_ms', now - tonumber(h[8]), 'attempt', attempt)
     elseif kind == 'x' then
       finishAs(id, 'cancelled', cancelled)
       event('agent_job_cancelled', id, project, task, trace)

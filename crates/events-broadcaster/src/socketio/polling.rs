@@ -102,10 +102,10 @@ impl Link {
             .unwrap_or_default()
     }
 
-    /// Ends polling: a waiting `GET` gets `last` (`noop` after an upgrade, `close` otherwise).
+    /// Ends polling: the next `GET` gets what waits, then `last` (`noop` after an upgrade,
+    /// `close` otherwise).
     pub fn close(&self, last: &'static str) {
         if let Ok(mut out) = self.outgoing.lock() {
-            out.packets.clear();
             out.packets.push_back(Utf8Bytes::from_static(last));
             out.closed = true;
         }

@@ -530,7 +530,8 @@ async fn two_broadcasters_deliver_every_event_without_an_adapter() {
 #[tokio::test]
 async fn a_connection_ends_when_its_token_expires() {
     let h = Harness::new().await;
-    let b = h.spawn(&[]).await;
+    // the expiry is checked on the housekeeping tick
+    let b = h.spawn(&[("AGENTQ_WS_RECHECK_MS", "500")]).await;
     let short = h.jwt.issue(h.member.id, 2).expect("token").token;
     let mut driver = Driver::start();
     let websocket_only = with_token(&short, json!({"transports": ["websocket"]}));

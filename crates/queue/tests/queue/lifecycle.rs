@@ -17,6 +17,10 @@ async fn a_completed_job_keeps_its_result_and_every_transition_writes_one_event(
     assert_eq!(snapshot.state, JobState::Completed);
     assert_eq!(snapshot.result.as_deref(), Some(r#"{"ok":true}"#));
     assert_eq!(snapshot.progress, 100);
+    assert_eq!(
+        snapshot.attempts_made, 1,
+        "the completing attempt counts, as in SQL"
+    );
     assert!(snapshot.finished_at >= snapshot.started_at);
     use JobEventKind::*;
     assert_eq!(
