@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::Context;
 use crate::frame::{self, ClientFrame, Refusal};
 use crate::hub::{Mailbox, Outbox, Protocol};
-use crate::membership::{Membership, Refused, Replayed, UserGone};
+use crate::membership::{Membership, Refused, UserGone};
 
 /// A write that takes longer than this means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -217,16 +217,7 @@ where
             match replay.next(&self.ctx).await {
                 Ok(Some(page)) => {
                     for item in page {
-                        let text = match item {
-                            Replayed::Gap {
-                                room,
-                                last_event_id,
-                                oldest,
-                            } => frame::gap(room, &last_event_id, oldest),
-                            Replayed::Event(event, room) => {
-                                frame::event(&event, room, &frame::event_data(&event))
-                            }
-                        };
+                        let text = frame::replayed(item, Protocol::Ws);
                         self.feed(Message::Text(text.into())).await?;
                     }
                     self.flush().await?;

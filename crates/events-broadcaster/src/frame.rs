@@ -4,6 +4,8 @@ use agentq_queue::{JobEvent, QueueEvent};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::hub::Protocol;
+use crate::membership::Replayed;
 use crate::room::Room;
 
 /// What a client may send.
@@ -140,6 +142,37 @@ pub fn socketio_event(event: &QueueEvent, room: Room, data: &str) -> String {
         event.kind().as_str(),
         event.id,
     )
+}
+
+/// A replayed item as a client of `protocol` reads it.
+pub fn replayed(item: Replayed, protocol: Protocol) -> String {
+    match (item, protocol) {
+        (Replayed::Event(event, room), Protocol::Ws) => {
+            self::event(&event, room, &event_data(&event))
+        }
+        (Replayed::Event(event, room), Protocol::SocketIo) => {
+            socketio_event(&event, room, &event_data(&event))
+        }
+        (
+            Replayed::Gap {
+                room,
+                last_event_id,
+                oldest,
+            },
+            Protocol::Ws,
+        ) => gap(room, &last_event_id, oldest),
+        (
+            Replayed::Gap {
+                room,
+                last_event_id,
+                oldest,
+            },
+            Protocol::SocketIo,
+        ) => {
+            let data = json!({"room": room.to_string(), "lastEventId": last_event_id, "oldestEventId": oldest});
+            format!(r#"42["gap",{data}]"#)
+        }
+    }
 }
 
 /// `{"event":…,"room":…,"id":…,"data":…}`. Event names, rooms and stream ids are plain ASCII

@@ -180,8 +180,7 @@ async fn upgrade(mut req: Request<Incoming>, ctx: Arc<Context>) -> Reply {
             );
         }
     };
-    let Ok(slot) = ctx.connection_slots.clone().try_acquire_owned() else {
-        metrics::counter!("agentq_ws_refused_full_total").increment(1);
+    let Some(slot) = ctx.connection_slot() else {
         return json(
             StatusCode::SERVICE_UNAVAILABLE,
             r#"{"error":"Too many connections"}"#,

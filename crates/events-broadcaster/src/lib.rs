@@ -52,6 +52,18 @@ pub struct Context {
     pub shutdown: CancellationToken,
 }
 
+impl Context {
+    /// A place under `AGENTQ_WS_MAX_CONNECTIONS` for one more connection of either protocol;
+    /// `None` (counted) when they are all taken.
+    pub fn connection_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slot = self.connection_slots.clone().try_acquire_owned().ok();
+        if slot.is_none() {
+            metrics::counter!("agentq_ws_refused_full_total").increment(1);
+        }
+        slot
+    }
+}
+
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::packet;
@@ -81,16 +82,22 @@ fn request_token(req: &Request<Incoming>) -> Option<String> {
     http::token(req.headers(), req.uri()).map(str::to_owned)
 }
 
-/// A new polling session: its task starts, and this answer is its `open` packet.
-fn handshake(req: &Request<Incoming>, ctx: &Arc<Context>) -> Reply {
-    let Ok(slot) = ctx.connection_slots.clone().try_acquire_owned() else {
-        metrics::counter!("agentq_ws_refused_full_total").increment(1);
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, "Too many connections");
-    };
+/// A new session's connection slot and id, or why there is none (answered 503).
+fn new_session(ctx: &Context) -> Result<(OwnedSemaphorePermit, String), &'static str> {
+    let slot = ctx.connection_slot().ok_or("Too many connections")?;
     let sid = super::new_sid();
     if sid.is_empty() {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, "Service unavailable");
+        return Err("Service unavailable");
     }
+    Ok((slot, sid))
+}
+
+/// A new polling session: its task starts, and this answer is its `open` packet.
+fn handshake(req: &Request<Incoming>, ctx: &Arc<Context>) -> Reply {
+    let (slot, sid) = match new_session(ctx) {
+        Ok(new) => new,
+        Err(why) => return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, why),
+    };
     let (link, end) = Link::new();
     ctx.socketio_links.insert(&sid, link.clone());
     let start = Start {
@@ -152,14 +159,10 @@ fn websocket(mut req: Request<Incoming>, ctx: &Arc<Context>, sid: Option<String>
             });
         }
         None => {
-            let Ok(slot) = ctx.connection_slots.clone().try_acquire_owned() else {
-                metrics::counter!("agentq_ws_refused_full_total").increment(1);
-                return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, "Too many connections");
+            let (slot, sid) = match new_session(ctx) {
+                Ok(new) => new,
+                Err(why) => return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, why),
             };
-            let sid = super::new_sid();
-            if sid.is_empty() {
-                return refuse(StatusCode::SERVICE_UNAVAILABLE, 3, "Service unavailable");
-            }
             let ctx = ctx.clone();
             let tasks = ctx.connections.clone();
             tasks.spawn(async move {

@@ -23,7 +23,7 @@ use crate::Context;
 use crate::frame::{self, Refusal};
 use crate::http::WebSocket;
 use crate::hub::{Outbox, Protocol};
-use crate::membership::{Membership, Refused, Replayed, UserGone};
+use crate::membership::{Membership, Refused, UserGone};
 
 /// A write that takes longer than this means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -347,23 +347,7 @@ impl Session {
             match replay.next(&self.ctx).await {
                 Ok(Some(page)) => {
                     for item in page {
-                        let text = match item {
-                            Replayed::Gap {
-                                room,
-                                last_event_id,
-                                oldest,
-                            } => {
-                                let gap = json!({
-                                    "room": room.to_string(),
-                                    "lastEventId": last_event_id,
-                                    "oldestEventId": oldest,
-                                });
-                                packet::event("gap", &gap.to_string())
-                            }
-                            Replayed::Event(event, room) => {
-                                frame::socketio_event(&event, room, &frame::event_data(&event))
-                            }
-                        };
+                        let text = frame::replayed(item, Protocol::SocketIo);
                         self.feed(Utf8Bytes::from(text)).await?;
                     }
                     self.flush().await?;
