@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `just bench [all|queue|api|ws|worker]`: agentq's benchmarks next to their references from
+# `just bench [all|queue|api|ws|worker|dashboard]`: agentq's benchmarks next to their references from
 # ../shared/anchors, run back to back in one command so that every figure is a ratio from the
 # same machine state. Both FLUSHALL the Redis at REDIS_URL (default 127.0.0.1:6379).
 set -euo pipefail
@@ -36,11 +36,21 @@ bench_queue() {
     "$release/queue-bench" compare "${triples[@]}"
 }
 
+# the dashboard's first load with 10,000 jobs, in headless Chromium (no reference: the Node
+# system's dashboard is not in the anchors)
+bench_dashboard() {
+    local release
+    release=$(scripts/release-bins.sh)
+    node scripts/dashboard-bench.js --bin="$release" --jobs="${JOBS:-10000}" --loads="${LOADS:-5}" \
+        --out="$out/dashboard.json"
+}
+
 case "$which" in
-    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh; scripts/worker-bench/run.sh ;;
+    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh; scripts/worker-bench/run.sh; bench_dashboard ;;
     queue) bench_queue ;;
     api) scripts/api-bench/run.sh ;;
     ws) scripts/ws-bench/run.sh ;;
     worker) scripts/worker-bench/run.sh ;;
-    *) echo "unknown benchmark '$which' (known: queue, api, ws, worker)" >&2; exit 2 ;;
+    dashboard) bench_dashboard ;;
+    *) echo "unknown benchmark '$which' (known: queue, api, ws, worker, dashboard)" >&2; exit 2 ;;
 esac

@@ -45,6 +45,10 @@ export DATABASE_URL="${DATABASE_URL:-sqlite://./data/agentq.db?mode=rwc}"
 export AGENTQ_API_ADDR="${AGENTQ_API_ADDR:-127.0.0.1:8080}"
 export AGENTQ_WS_ADDR="${AGENTQ_WS_ADDR:-127.0.0.1:8081}"
 mcp_addr="${AGENTQ_MCP_ADDR:-127.0.0.1:8082}"
+# the dashboard (served by the gateway) takes its live updates from the broadcaster, which
+# must allow the dashboard's origin
+export AGENTQ_EVENTS_URL="${AGENTQ_EVENTS_URL:-ws://$AGENTQ_WS_ADDR/ws}"
+export AGENTQ_ALLOWED_ORIGINS="${AGENTQ_ALLOWED_ORIGINS:-http://$AGENTQ_API_ADDR,http://localhost:${AGENTQ_API_ADDR##*:}}"
 admin_email="${AGENTQ_ADMIN_EMAIL:-admin@agentq.local}"
 
 "$gateway" migrate >/dev/null
@@ -84,6 +88,8 @@ fi
 cat <<INFO
 
 agentq is up.
+  Dashboard: http://$AGENTQ_API_ADDR/  (log in as $admin_email / $shown_password)
+  API docs:  http://$AGENTQ_API_ADDR/docs
   API:       http://$AGENTQ_API_ADDR  (health: /healthz, readiness: /readyz, metrics: /metrics)
   Events:    ws://$AGENTQ_WS_ADDR/ws  (send {"type":"subscribe","room":"notifications"}; health: /healthz)
   Socket.IO: http://$AGENTQ_WS_ADDR  (socket.io-client with auth: {token}; README "Events over Socket.IO")

@@ -11,6 +11,12 @@
 // Latency = receive time - send time, where the send time is the event's `ts` (the anchor's
 // server stamps it just before emitting) or the milliseconds of agentq's `eventId` (Redis's
 // clock at the XADD: up to 1 ms early, which counts against agentq). Same host, same clock.
+// The anchor stamps `ts` when its event loop gets to the emit, so a backlog in its server is
+// not in that figure; agentq's XADD happens on schedule, so a backlog in the broadcaster is.
+// So a second figure measures both from the moment each event was due (the open-loop
+// schedule, event k at t0 + k * period): the anchor's t0 is event 0's `ts` (its server emits
+// event 0 at once), agentq's is the t0 the orchestrator scheduled (`arm`), its k the tail of
+// the event's `jobId`.
 const { io } = require('socket.io-client');
 const { performance } = require('perf_hooks');
 
@@ -27,27 +33,50 @@ const BATCH = 200; // connections opened at once
 // 10 µs bins up to 2 s, then 1 ms bins up to 120 s
 const FINE = 200000;
 const COARSE = 118000;
-const histogram = new Uint32Array(FINE + COARSE + 1);
-const record = (ms) => {
-  const bin = ms < 0 ? 0 : ms < 2000 ? Math.floor(ms * 100) : Math.min(FINE + COARSE, FINE + Math.floor(ms - 2000));
-  histogram[bin]++;
-};
-const binUpper = (bin) => (bin < FINE ? (bin + 1) / 100 : 2000 + (bin - FINE + 1));
-function percentile(p, total) {
-  const target = Math.ceil((p / 100) * total);
-  let seen = 0;
-  for (let bin = 0; bin < histogram.length; bin++) {
-    seen += histogram[bin];
-    if (seen >= target) return binUpper(bin);
+class Histogram {
+  constructor() {
+    this.bins = new Uint32Array(FINE + COARSE + 1);
+    this.count = 0;
+    this.max = 0;
   }
-  return null;
+  record(ms) {
+    const bin = ms < 0 ? 0 : ms < 2000 ? Math.floor(ms * 100) : Math.min(FINE + COARSE, FINE + Math.floor(ms - 2000));
+    this.bins[bin]++;
+    this.count++;
+    if (ms > this.max) this.max = ms;
+  }
+  percentile(p) {
+    const target = Math.ceil((p / 100) * this.count);
+    let seen = 0;
+    for (let bin = 0; bin < this.bins.length; bin++) {
+      seen += this.bins[bin];
+      if (seen >= target) return bin < FINE ? (bin + 1) / 100 : 2000 + (bin - FINE + 1);
+    }
+    return null;
+  }
+  figures() {
+    return { p50: this.percentile(50), p99: this.percentile(99), max: this.max };
+  }
 }
+const fromSend = new Histogram();
+const fromDue = new Histogram();
 
 const sentAt = (data) =>
   typeof data.ts === 'number' ? data.ts : typeof data.eventId === 'string' ? Number(data.eventId.split('-')[0]) : null;
 
+// the schedule, from `arm`: period (ms) and, for agentq, t0
+let period = null;
+let t0 = null;
+function dueAt(data) {
+  if (typeof data.seq === 'number') {
+    if (t0 === null && data.seq === 0) t0 = data.ts;
+    return t0 === null ? null : t0 + data.seq * period;
+  }
+  if (typeof data.jobId === 'string' && t0 !== null) return t0 + parseInt(data.jobId.slice(-12), 16) * period;
+  return null;
+}
+
 let received = 0;
-let maxLatency = 0;
 let lastRecvAt = null;
 let armed = false;
 let disconnects = 0;
@@ -80,9 +109,9 @@ function connectOne() {
     });
     socket.on(args.event, (data) => {
       const at = now();
-      const latency = at - sentAt(data);
-      record(latency);
-      if (latency > maxLatency) maxLatency = latency;
+      fromSend.record(at - sentAt(data));
+      const due = dueAt(data);
+      if (due !== null) fromDue.record(at - due);
       received++;
       lastRecvAt = at;
     });
@@ -104,6 +133,8 @@ process.on('disconnect', () => process.exit(1)); // the orchestrator is gone
 process.on('message', (m) => {
   if (m.type === 'arm') {
     armed = true;
+    period = m.period;
+    t0 = m.t0 ?? null;
     process.send({ type: 'armed' });
   } else if (m.type === 'count') {
     process.send({ type: 'count', received, lastRecvAt });
@@ -112,7 +143,8 @@ process.on('message', (m) => {
       type: 'stats',
       received,
       disconnects,
-      latencyMs: { p50: percentile(50, received), p99: percentile(99, received), max: maxLatency },
+      latencyMs: fromSend.figures(),
+      dueLatencyMs: fromDue.count === received ? fromDue.figures() : null,
     });
   } else if (m.type === 'exit') {
     for (const socket of sockets) socket.close();

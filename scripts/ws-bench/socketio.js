@@ -40,6 +40,8 @@ const SCENARIOS = String(args.scenarios || '1000@100,5000@10,10000@10')
   .map(([n, rate]) => ({ n, rate }));
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const SECRET = 'ws-bench-secret-that-is-long-enough-0123456789';
+// agentq's schedule starts this long after `arm`, so the load process knows t0 before event 0
+const START_DELAY_MS = 200;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (values) => {
@@ -146,18 +148,19 @@ async function startAgentq() {
   });
   const redis = new Redis(REDIS_URL);
   const events = `aq:{${queue}}:events`;
-  const job = crypto.randomUUID();
   return {
     pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     load: [`--token=${token}`, '--event=agent_job_progress'],
-    // open loop, as the anchor's server: event k is due at t0 + k * period, one per macrotask
-    broadcast(durationMs, periodMs) {
+    // open loop, as the anchor's server: event k is due at t0 + k * period, one per macrotask;
+    // the load process is told t0 (`arm`) and reads k from the tail of the event's job id
+    startsAt: () => performance.timeOrigin + performance.now() + START_DELAY_MS,
+    broadcast(durationMs, periodMs, startsAt) {
       const scheduled = Math.round(durationMs / periodMs);
       const writes = [];
       return new Promise((resolve) => {
         let k = 0;
-        const t0 = performance.now();
+        const t0 = startsAt - performance.timeOrigin;
         const tick = () => {
           const t = performance.now();
           if (k >= scheduled || t - t0 >= durationMs) {
@@ -165,6 +168,7 @@ async function startAgentq() {
           }
           const due = t0 + k * periodMs;
           if (t < due) return void setTimeout(tick, due - t);
+          const job = `00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}`;
           writes.push(
             redis.xadd(events, '*', 'event', 'agent_job_progress', 'job', job, 'project', 1, 'task', 1, 'progress', k % 100),
           );
@@ -194,11 +198,12 @@ async function runOnce(target, { n, rate }) {
       await sleep(250);
       idle.push(rssMiB(server.pid));
     }
-    await client.ask({ type: 'arm' }, 'armed');
+    const startsAt = server.startsAt ? server.startsAt() : null;
+    await client.ask({ type: 'arm', period: 1000 / rate, t0: startsAt }, 'armed');
     const cpu0 = cpuSeconds(server.pid);
     const t0 = Date.now();
     let done = null;
-    const broadcasting = server.broadcast(SECONDS * 1000, 1000 / rate).then((d) => (done = d));
+    const broadcasting = server.broadcast(SECONDS * 1000, 1000 / rate, startsAt).then((d) => (done = d));
     const samples = [];
     while (!done) {
       await sleep(250);
@@ -232,6 +237,7 @@ async function runOnce(target, { n, rate }) {
       onTime: atEnd.received / scheduledPairs,
       delivered: stats.received / scheduledPairs,
       latencyMs: stats.latencyMs,
+      dueLatencyMs: stats.dueLatencyMs,
       disconnects: stats.disconnects,
       idleRssMiB: median(idle.slice(-Math.round(3000 / 250))),
       broadcastRssMaxMiB: Math.max(...samples.filter((x) => x !== null)),
@@ -253,6 +259,7 @@ async function main() {
         console.error(
           `[${target} N=${r.n} @${r.rate}/s run ${run}/${RUNS}] joined=${r.joined} on time ${f(100 * r.onTime, 2)}% ` +
             `delivered ${f(100 * r.delivered, 2)}% p50=${f(r.latencyMs.p50, 2)} p99=${f(r.latencyMs.p99, 2)} ms ` +
+            `p99 from due=${f(r.dueLatencyMs?.p99, 2)} ms ` +
             `RSS idle/bcast=${f(r.idleRssMiB)}/${f(r.broadcastRssMaxMiB)} MiB cpu=${f(r.serverCpuPct, 0)}%`,
         );
         runs.push({ run, ...r });

@@ -15,6 +15,8 @@ METRICS = [
     ("delivered", "delivered (after drain)", 4, False),
     ("p50_ms", "latency p50 ms", 2, True),
     ("p99_ms", "latency p99 ms", 2, True),
+    # /socket.io/ only: from when each event was due, so a server's backlog counts for both
+    ("p99_due_ms", "p99 from due time ms", 2, True),
     ("rss_idle_mib", "RSS idle MiB", 1, True),
     ("rss_broadcast_max_mib", "RSS broadcasting MiB", 1, True),
     ("cpu_percent", "server CPU % of a core", 1, True),
@@ -78,6 +80,7 @@ def socketio_pairs():
             "delivered": r["delivered"],
             "p50_ms": r["latencyMs"]["p50"],
             "p99_ms": r["latencyMs"]["p99"],
+            "p99_due_ms": (r.get("dueLatencyMs") or {}).get("p99"),
             "rss_idle_mib": r["idleRssMiB"],
             "rss_broadcast_max_mib": r["broadcastRssMaxMiB"],
             "cpu_percent": r["serverCpuPct"],

@@ -2,6 +2,8 @@
 //! against real Redis and a real database, driven only through HTTP, WebSocket and Socket.IO.
 
 mod access;
+mod browser;
+mod dashboard;
 mod deploy;
 mod flow;
 mod mcp;

@@ -101,6 +101,25 @@ impl Stack {
         Some(Self::start(&url, Cleanup::Database(Some(scratch)), extra).await)
     }
 
+    /// The stack on SQLite as a browser uses it: the gateway serves the dashboard, whose live
+    /// updates come from the first broadcaster (`AGENTQ_EVENTS_URL`), which allows the
+    /// gateway's origin. Both ports are picked before the services start, since each names
+    /// the other.
+    pub async fn for_browser(extra: &[(&str, &str)]) -> Self {
+        let (api, ws) = (free_port(), free_port());
+        let (api_addr, ws_addr) = (format!("127.0.0.1:{api}"), format!("127.0.0.1:{ws}"));
+        let events_url = format!("ws://{ws_addr}/ws");
+        let origin = format!("http://{api_addr}");
+        let mut env = vec![
+            ("AGENTQ_API_ADDR", api_addr.as_str()),
+            ("AGENTQ_WS_ADDR", ws_addr.as_str()),
+            ("AGENTQ_EVENTS_URL", events_url.as_str()),
+            ("AGENTQ_ALLOWED_ORIGINS", origin.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        Self::on_sqlite(&env).await
+    }
+
     async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -139,9 +158,17 @@ impl Stack {
         stack
             .wait_until_ready(&format!("{}/readyz", stack.api))
             .await;
+        // the first broadcaster listens where `AGENTQ_WS_ADDR` says (port 0 unless set)
+        let first_broadcaster_port = stack
+            .env
+            .iter()
+            .find(|(k, _)| k == "AGENTQ_WS_ADDR")
+            .and_then(|(_, addr)| addr.rsplit(':').next()?.parse().ok())
+            .unwrap_or(0);
         for n in 1..=2 {
             let port = stack.start_worker(&format!("worker-{n}"));
-            stack.start_broadcaster().await;
+            let broadcaster_port = if n == 1 { first_broadcaster_port } else { 0 };
+            stack.start_broadcaster_on(broadcaster_port).await;
             // a worker answers /healthz once it has migrated and connected: before that a
             // test reading its /metrics would find nothing listening
             stack
@@ -193,10 +220,6 @@ impl Stack {
             .await;
         self.broadcasters.push((addr.port(), service));
         self.broadcasters.len() - 1
-    }
-
-    pub async fn start_broadcaster(&mut self) -> usize {
-        self.start_broadcaster_on(0).await
     }
 
     async fn wait_until_ready(&self, url: &str) {
@@ -407,6 +430,14 @@ impl Drop for Stack {
             }
         }
     }
+}
+
+/// A port nobody listens on now (the OS's pick, released at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Starts a service whose address setting (in `extra` or `env`) may name port 0; the service

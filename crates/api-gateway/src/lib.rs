@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod static_files;
 pub mod time;
 
 use std::net::TcpListener;
@@ -59,12 +60,14 @@ pub async fn run(
     let development = state.settings.core.development;
     let state = web::Data::new(state);
     let handle = web::Data::new(agentq_telemetry::prometheus());
+    let site = static_files::site(state.settings.events_url.as_ref());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(handle.clone())
             .configure(routes::configure)
             .configure(openapi::configure)
+            .configure(|cfg| static_files::configure(cfg, site.clone()))
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().json(ErrorBody::new("Not found"))
             }))

@@ -27,6 +27,37 @@ pub struct Settings {
     /// `AGENTQ_AGENT_HOSTS` (any host but loopback and link-local addresses): which hosts an
     /// agent's `endpointUrl` and a job's MCP `serverUrl` may name.
     pub agent_hosts: agentq_domain::hosts::HostPolicy,
+    /// `AGENTQ_EVENTS_URL` (none): the events-broadcaster's `/ws` as a browser reaches it
+    /// (`ws://host:port/ws` or `wss://…`), for the dashboard's live updates. Unset: the
+    /// dashboard works without them.
+    pub events_url: Option<EventsUrl>,
+}
+
+/// A `ws://` or `wss://` URL, and its origin (for the dashboard's Content-Security-Policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsUrl {
+    pub url: String,
+    pub origin: String,
+}
+
+impl EventsUrl {
+    /// `None` unless `ws://` or `wss://`, then a host, with nothing a header or an HTML
+    /// attribute would need escaped.
+    pub fn parse(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("ws://")
+            .or_else(|| url.strip_prefix("wss://"))?;
+        let host = rest.split('/').next()?;
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]%@!$()*+,;=?".contains(c);
+        if host.is_empty() || !url.chars().all(plain) {
+            return None;
+        }
+        let scheme_len = url.len() - rest.len();
+        Some(Self {
+            url: url.to_owned(),
+            origin: format!("{}{host}", &url[..scheme_len]),
+        })
+    }
 }
 
 impl Settings {
@@ -79,6 +110,15 @@ impl Settings {
             agent_hosts: agentq_domain::hosts::HostPolicy::parse(
                 env.get("AGENTQ_AGENT_HOSTS").as_deref(),
             ),
+            events_url: match env.get("AGENTQ_EVENTS_URL") {
+                None => None,
+                Some(url) => Some(EventsUrl::parse(&url).ok_or_else(|| {
+                    SettingsError::new(
+                        "AGENTQ_EVENTS_URL",
+                        format!("not a ws:// or wss:// URL: {url:?}"),
+                    )
+                })?),
+            },
         })
     }
 }
@@ -108,6 +148,25 @@ mod tests {
         assert_eq!(err.name, "AGENTQ_JWT_SECRET");
         let strong = "x".repeat(MIN_JWT_SECRET_BYTES);
         assert!(settings(&[("AGENTQ_JWT_SECRET", &strong), ("AGENTQ_SECRET_KEY", KEY)]).is_ok());
+    }
+
+    #[test]
+    fn reads_the_events_url_and_its_origin() {
+        let url = EventsUrl::parse("ws://127.0.0.1:8081/ws").expect("valid");
+        assert_eq!(url.origin, "ws://127.0.0.1:8081");
+        let url = EventsUrl::parse("wss://events.example.com/ws?x=1").expect("valid");
+        assert_eq!(url.origin, "wss://events.example.com");
+        for bad in [
+            "http://a/ws",
+            "ws://",
+            "ws:///ws",
+            "ws://a/\"x",
+            "ws://a/<script>",
+            "ws://a/ws b",
+            "ws://a/?a=1&b=2",
+        ] {
+            assert!(EventsUrl::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

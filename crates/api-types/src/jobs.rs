@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{JobState, Priority};
+use crate::{AuthType, JobState, Priority};
 
 /// The most jobs one page of `GET /jobs` holds.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -154,4 +154,51 @@ pub struct JobLogs {
     pub job_id: String,
     /// The agent's output lines, oldest first (the newest are kept when there are many).
     pub lines: Vec<String>,
+}
+
+/// An MCP server a job may use, as the API shows it: its credentials never, only whether it
+/// has some.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerView {
+    pub server_name: String,
+    pub server_url: String,
+    pub auth_type: AuthType,
+    pub enabled: bool,
+    pub has_credentials: bool,
+}
+
+/// What the job was queued with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPayloadView {
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    #[schema(value_type = Object)]
+    pub context: Value,
+    pub mcp_configs: Vec<McpServerView>,
+}
+
+/// One line of a job's timeline: `job_queued`, `attempt_failed` (detail: attempt, error,
+/// final), `job_cancelled`, `job_retried`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobActivity {
+    #[schema(format = DateTime)]
+    pub at: String,
+    pub action: String,
+    /// Who did it; null for the system (a worker, the recorder).
+    pub user_id: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Value>,
+}
+
+/// `GET /jobs/{id}/details`: the payload and the timeline, for a job's page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetails {
+    pub job_id: String,
+    pub payload: JobPayloadView,
+    /// Oldest first, at most 200.
+    pub activity: Vec<JobActivity>,
 }

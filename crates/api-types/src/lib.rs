@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod number;
 pub mod operations;
 pub mod projects;
+pub mod stats;
 pub mod workers;
 
 use serde::{Deserialize, Serialize};

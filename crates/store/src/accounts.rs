@@ -3,7 +3,10 @@
 use std::fmt;
 
 use agentq_domain::UserId;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::entities::users;
 use crate::{Result, StoreError, now};
@@ -124,4 +127,19 @@ pub async fn user_by_id(db: &impl ConnectionTrait, id: UserId) -> Result<Option<
         .await?
         .map(User::try_from)
         .transpose()
+}
+
+/// The most users one list returns.
+pub const MAX_USERS: u64 = 1000;
+
+/// Users by id, at most [`MAX_USERS`].
+pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<User>> {
+    users::Entity::find()
+        .order_by_asc(users::Column::Id)
+        .limit(MAX_USERS)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
 }

@@ -2,7 +2,9 @@
 
 use agentq_domain::{JobId, ProjectId, TaskId, UserId};
 use chrono::NaiveDateTime;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use crate::entities::activity_log;
 use crate::shapes::power_of_two_chunks;
@@ -48,4 +50,37 @@ pub(crate) async fn log_activities(
             .await?;
     }
     Ok(())
+}
+
+/// One entry of the log as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    pub user: Option<UserId>,
+    pub action: String,
+    pub detail: Option<serde_json::Value>,
+    pub at: NaiveDateTime,
+}
+
+/// The most an activity read returns: a job's timeline is short, unless it is retried
+/// without end, and then its first entries tell the story.
+pub const MAX_ACTIVITY: u64 = 200;
+
+/// What happened to one job, oldest first: queued, attempts that failed, cancelled or retried
+/// by whom.
+pub async fn job_activity(db: &impl ConnectionTrait, job: &JobId) -> Result<Vec<ActivityRecord>> {
+    let rows = activity_log::Entity::find()
+        .filter(activity_log::Column::JobId.eq(job.to_string()))
+        .order_by_asc(activity_log::Column::Id)
+        .limit(MAX_ACTIVITY)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ActivityRecord {
+            user: row.user_id.and_then(|id| UserId::try_from(id).ok()),
+            action: row.action,
+            detail: row.detail,
+            at: row.created_at,
+        })
+        .collect())
 }

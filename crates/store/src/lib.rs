@@ -15,10 +15,13 @@ mod metrics;
 mod projects;
 mod scope;
 mod shapes;
+mod stats;
 mod time;
 
-pub use accounts::{NewUser, Role, User, create_user, user_by_email, user_by_id};
-pub use activity::{ActivityEntry, log_activity};
+pub use accounts::{
+    MAX_USERS, NewUser, Role, User, create_user, list_users, user_by_email, user_by_id,
+};
+pub use activity::{ActivityEntry, ActivityRecord, MAX_ACTIVITY, job_activity, log_activity};
 pub use agents::{
     Agent, AgentKind, NewAgent, agent_by_id, agents_by_ids, create_agent, list_agents,
 };
@@ -32,9 +35,11 @@ pub use jobs::{
 pub use metrics::{JobMetrics, metrics};
 pub use projects::{
     Project, Task, add_member, create_project, create_task, member_project_ids, project_by_id,
-    projects, remove_member, scope_for, task_by_id, tasks_by_ids, tasks_of_project,
+    project_members, projects, remove_member, scope_for, task_by_id, tasks_by_ids,
+    tasks_of_project,
 };
 pub use scope::Scope;
+pub use stats::{MinuteCount, StateCount, finished_per_minute, state_counts};
 pub use time::{from_millis, now};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};

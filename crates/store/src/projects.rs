@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::accounts::{Role, User};
-use crate::entities::{project_members, projects as project_rows, tasks};
+use crate::entities::{project_members, projects as project_rows, tasks, users};
 use crate::shapes::padded_to_power_of_two;
 use crate::{MAX_PAGE, Result, Scope, StoreError, now};
 
@@ -122,6 +122,25 @@ pub async fn remove_member(
         .exec(db)
         .await?;
     Ok(deleted.rows_affected > 0)
+}
+
+/// The members of `project`, by user id.
+pub async fn project_members(db: &impl ConnectionTrait, project: ProjectId) -> Result<Vec<User>> {
+    let ids: Vec<i64> = project_members::Entity::find()
+        .select_only()
+        .column(project_members::Column::UserId)
+        .filter(project_members::Column::ProjectId.eq(project.get()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    users::Entity::find()
+        .filter(users::Column::Id.is_in(ids))
+        .order_by_asc(users::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
 }
 
 pub async fn member_project_ids(db: &impl ConnectionTrait, user: UserId) -> Result<Vec<ProjectId>> {

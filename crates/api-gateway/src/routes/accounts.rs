@@ -13,7 +13,11 @@ use crate::time::iso;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routes::resource("/api/auth/login", "POST").route(web::post().to(login)))
-        .service(crate::routes::resource("/api/users", "POST").route(web::post().to(create_user)));
+        .service(
+            crate::routes::resource("/api/users", "GET, POST")
+                .route(web::get().to(list_users))
+                .route(web::post().to(create_user)),
+        );
 }
 
 /// A valid argon2id hash of a random password: verified against when the email is unknown,
@@ -104,12 +108,30 @@ pub(crate) async fn create_user(
         },
     )
     .await?;
-    created(Answer::new(User {
+    created(Answer::new(user_view(user)))
+}
+
+pub(crate) fn user_view(user: agentq_store::User) -> User {
+    User {
         id: user.id.get(),
         role: match user.role {
             agentq_store::Role::Admin => Role::Admin,
             agentq_store::Role::Member => Role::Member,
         },
         email: user.email,
-    }))
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/users", tag = "accounts",
+    responses(
+        (status = 200, description = "Every user, by id (at most 1,000)", body = Answer<Vec<User>>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_users(_: Admin, state: web::Data<AppState>) -> Reply<Vec<User>> {
+    let users = agentq_store::list_users(&state.db).await?;
+    ok(Answer::new(users.into_iter().map(user_view).collect()))
 }

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpRequest, web};
 use agentq_api_types::jobs::{
-    Cancelled, DEFAULT_PAGE_SIZE, Job, JobCancelled, JobLogs, JobPage, JobRequeued, ListJobsQuery,
-    MAX_PAGE_SIZE, Queued, QueuedJob, Waiting,
+    Cancelled, DEFAULT_PAGE_SIZE, Job, JobActivity, JobCancelled, JobDetails, JobLogs, JobPage,
+    JobPayloadView, JobRequeued, ListJobsQuery, MAX_PAGE_SIZE, McpServerView, Queued, QueuedJob,
+    Waiting,
 };
 use agentq_api_types::{Answer, ErrorBody, QueueJobRequest};
 use agentq_domain::hosts::HostPolicy;
@@ -34,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             resource("/api/agent-execution/jobs/{id}/logs", "GET").route(web::get().to(job_logs)),
+        )
+        .service(
+            resource("/api/agent-execution/jobs/{id}/details", "GET")
+                .route(web::get().to(job_details)),
         );
 }
 
@@ -545,6 +550,54 @@ pub(crate) async fn job_logs(
     ok(Answer::new(JobLogs {
         job_id: id.to_string(),
         lines,
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/api/agent-execution/jobs/{id}/details", tag = "jobs",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "What the job was queued with (credentials never) and its timeline", body = Answer<JobDetails>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Job not found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn job_details(
+    caller: Caller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Reply<JobDetails> {
+    let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
+    let payload: JobPayload = serde_json::from_value(record.job_data)
+        .map_err(|e| ApiError::internal("Failed to read the job", e.to_string()))?;
+    let activity = agentq_store::job_activity(&state.db, &record.job_id).await?;
+    ok(Answer::new(JobDetails {
+        job_id: record.job_id.to_string(),
+        payload: JobPayloadView {
+            metadata: payload.metadata,
+            context: payload.context,
+            mcp_configs: payload
+                .mcp_configs
+                .into_iter()
+                .map(|server| McpServerView {
+                    server_name: server.server_name,
+                    server_url: server.server_url,
+                    auth_type: server.auth_type,
+                    enabled: server.enabled,
+                    has_credentials: server.auth_credentials_sealed.is_some(),
+                })
+                .collect(),
+        },
+        activity: activity
+            .into_iter()
+            .map(|entry| JobActivity {
+                at: iso(entry.at),
+                action: entry.action,
+                user_id: entry.user.map(|u| u.get()),
+                detail: entry.detail,
+            })
+            .collect(),
     }))
 }
 

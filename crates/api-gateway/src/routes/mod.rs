@@ -5,6 +5,7 @@ pub mod agents;
 pub mod health;
 pub mod jobs;
 pub mod projects;
+pub mod stats;
 pub mod workers;
 
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
@@ -13,7 +14,8 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .configure(projects::configure)
         .configure(agents::configure)
         .configure(jobs::configure)
-        .configure(workers::configure);
+        .configure(workers::configure)
+        .configure(stats::configure);
 }
 
 /// A path whose methods are listed in `allow` (`"GET, POST"`): any other method gets 405 with

@@ -1,6 +1,7 @@
 //! Projects, their members and tasks.
 
 use actix_web::web;
+use agentq_api_types::accounts::User;
 use agentq_api_types::projects::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, Membership, Project, Task,
 };
@@ -19,7 +20,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create_project))
             .route(web::get().to(list_projects)),
     )
-    .service(resource("/api/projects/{id}/members", "POST").route(web::post().to(add_member)))
+    .service(
+        resource("/api/projects/{id}/members", "GET, POST")
+            .route(web::post().to(add_member))
+            .route(web::get().to(list_members)),
+    )
     .service(
         resource("/api/projects/{id}/tasks", "GET, POST")
             .route(web::post().to(create_task))
@@ -118,6 +123,32 @@ pub(crate) async fn add_member(
         project_id: project.get(),
         user_id: user.get(),
     }))
+}
+
+#[utoipa::path(
+    get, path = "/api/projects/{id}/members", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The project's members, by id", body = Answer<Vec<User>>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 404, description = "Project not found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_members(
+    Admin(caller): Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Reply<Vec<User>> {
+    let project = visible_project(&state, &caller, &path).await?;
+    let members = agentq_store::project_members(&state.db, project).await?;
+    ok(Answer::new(
+        members
+            .into_iter()
+            .map(crate::routes::accounts::user_view)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(

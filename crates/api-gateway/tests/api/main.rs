@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod backends;
+mod dashboard;
 mod edges;
 mod failures;
 mod fuzz;

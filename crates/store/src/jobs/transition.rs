@@ -7,9 +7,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
     TransactionTrait,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::size_check;
+use crate::activity::{ActivityEntry, log_activity};
 use crate::entities::agent_jobs::{self, Column};
 use crate::{Result, now};
 
@@ -103,6 +104,15 @@ pub async fn apply_transition(
     if let Some(result) = change.result {
         update = update.col_expr(Column::JobResult, Expr::value(result));
     }
+    // a failed attempt leaves a line in the job's activity (its timeline): only failures, so
+    // the common path (started, completed) writes nothing more
+    let failed_attempt = change.last_error.as_ref().map(|error| {
+        json!({
+            "attempt": change.attempts_made,
+            "error": error,
+            "final": change.status == Some(JobState::Failed),
+        })
+    });
     if let Some(error) = change.last_error {
         update = update.col_expr(Column::LastError, Expr::value(error));
     }
@@ -125,6 +135,15 @@ pub async fn apply_transition(
         .exec(db)
         .await?;
     if updated.rows_affected > 0 {
+        if let Some(detail) = failed_attempt {
+            let entry = ActivityEntry {
+                action: "attempt_failed".into(),
+                job: Some(*job_id),
+                detail: Some(detail),
+                ..ActivityEntry::default()
+            };
+            log_activity(db, entry).await?;
+        }
         return Ok(TransitionOutcome::Applied);
     }
     let exists = agent_jobs::Entity::find()

@@ -255,6 +255,15 @@ async fn failed_attempts_keep_their_error_details(test: TestDb) {
         .await
         .expect("insert")
         .job_id;
+    let retrying = JobTransition {
+        status: Some(JobState::Delayed),
+        attempts_made: Some(2),
+        last_error: Some("timed out".into()),
+        ..JobTransition::default()
+    };
+    agentq_store::apply_transition(db, &id, at(4, 0), retrying.clone())
+        .await
+        .expect("apply");
     let failed = JobTransition {
         status: Some(JobState::Failed),
         attempts_made: Some(3),
@@ -265,6 +274,21 @@ async fn failed_attempts_keep_their_error_details(test: TestDb) {
     agentq_store::apply_transition(db, &id, at(5, 0), failed)
         .await
         .expect("apply");
+    // a replayed event changes nothing, and adds nothing to the timeline
+    agentq_store::apply_transition(db, &id, at(4, 0), retrying)
+        .await
+        .expect("apply");
+    let timeline = agentq_store::job_activity(db, &id).await.expect("activity");
+    let actions: Vec<_> = timeline.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["job_queued", "attempt_failed", "attempt_failed"]);
+    assert_eq!(
+        timeline[1].detail,
+        Some(serde_json::json!({"attempt": 2, "error": "timed out", "final": false}))
+    );
+    assert_eq!(
+        timeline[2].detail,
+        Some(serde_json::json!({"attempt": 3, "error": "exit status 2", "final": true}))
+    );
     let failed = agentq_store::failed_jobs(db, &Scope::All, 10)
         .await
         .expect("failed");

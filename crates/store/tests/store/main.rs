@@ -8,3 +8,4 @@ mod accounts;
 mod jobs;
 mod metrics;
 mod migrations;
+mod stats;

@@ -1,0 +1,148 @@
+// #/admin : users, projects and their members, agents. Admins only (the API refuses others
+// with 403 whatever this page shows).
+
+import { api } from './api.js';
+import { errorBox, field, fields, h, mount, showError, toast } from './dom.js';
+
+export function adminPage(main) {
+  const users = h('div', { class: 'table-wrap' });
+  const projects = h('div', { class: 'table-wrap' });
+  const agents = h('div', { class: 'table-wrap' });
+  const memberProject = h('select', { name: 'project', required: true });
+  const memberUser = h('select', { name: 'userId', required: true });
+
+  mount(
+    main,
+    h('h1', {}, 'Admin'),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'users-title' },
+      h('h2', { id: 'users-title' }, 'Users'),
+      users,
+      form('New user', [
+        field('Email', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'off' })),
+        field('Password', h('input', { name: 'password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' })),
+        field('Role', h('select', { name: 'role' }, h('option', { value: 'member' }, 'member'), h('option', { value: 'admin' }, 'admin'))),
+      ], (f) => api('/api/users', { method: 'POST', body: f })),
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'projects-title' },
+      h('h2', { id: 'projects-title' }, 'Projects'),
+      projects,
+      form('New project', [field('Name', h('input', { name: 'name', required: true }))], (f) => api('/api/projects', { method: 'POST', body: f })),
+      form('Add a member', [field('Project', memberProject), field('User', memberUser)], (f) =>
+        api(`/api/projects/${f.project}/members`, { method: 'POST', body: { userId: Number(f.userId) } }),
+      ),
+      form('New task', [field('Project', memberProject.cloneNode(true)), field('Code', h('input', { name: 'code', required: true })), field('Title', h('input', { name: 'title', required: true }))], (f) =>
+        api(`/api/projects/${f.project}/tasks`, { method: 'POST', body: { code: f.code, title: f.title } }),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'agents-title' },
+      h('h2', { id: 'agents-title' }, 'Agents'),
+      agents,
+      form(
+        'New agent',
+        [
+          field('Name', h('input', { name: 'name', required: true })),
+          field('Kind', h('select', { name: 'kind' }, h('option', { value: 'command' }, 'command'), h('option', { value: 'http' }, 'http'))),
+          field('Command (one argument per line) or endpoint URL', h('textarea', { name: 'target', rows: 3, required: true, spellcheck: false })),
+          field('Timeout (s, optional)', h('input', { name: 'timeoutSecs', type: 'number', min: 1 })),
+          field('Max concurrency (optional)', h('input', { name: 'maxConcurrency', type: 'number', min: 1 })),
+        ],
+        (f) => {
+          const body = { name: f.name, kind: f.kind };
+          if (f.kind === 'command') body.command = f.target.split('\n').map((l) => l.trim()).filter(Boolean);
+          else body.endpointUrl = f.target.trim();
+          if (f.timeoutSecs) body.timeoutSecs = Number(f.timeoutSecs);
+          if (f.maxConcurrency) body.maxConcurrency = Number(f.maxConcurrency);
+          return api('/api/agents', { method: 'POST', body });
+        },
+      ),
+    ),
+  );
+
+  function form(title, inputs, send) {
+    const error = errorBox();
+    const el = h(
+      'form',
+      {
+        class: 'inline-form',
+        'aria-label': title,
+        onsubmit: async (e) => {
+          e.preventDefault();
+          error.hidden = true;
+          try {
+            await send(fields(el));
+            toast(`${title}: done`);
+            el.reset();
+            load();
+          } catch (err) {
+            showError(error, err);
+          }
+        },
+      },
+      h('h3', {}, title),
+      inputs,
+      h('button', { type: 'submit' }, title.startsWith('Add') ? 'Add' : 'Create'),
+      error,
+    );
+    return el;
+  }
+
+  let disposed = false;
+  async function load() {
+    try {
+      const [u, p, a] = await Promise.all([api('/api/users'), api('/api/projects'), api('/api/agents')]);
+      if (disposed) return;
+      mount(users, table(['Id', 'Email', 'Role'], u.data.map((x) => [x.id, x.email, x.role])));
+      const members = await Promise.all(p.data.map((x) => api(`/api/projects/${x.id}/members`)));
+      if (disposed) return;
+      mount(
+        projects,
+        table(
+          ['Id', 'Name', 'Members'],
+          p.data.map((x, i) => [x.id, x.name, members[i].data.map((m) => m.email).join(', ') || '—']),
+        ),
+      );
+      mount(
+        agents,
+        table(
+          ['Id', 'Name', 'Runs', 'Timeout', 'Concurrency', 'Env'],
+          a.data.map((x) => [
+            x.id,
+            x.name,
+            x.kind === 'command' ? (x.command || []).join(' ') : x.endpointUrl,
+            `${x.timeoutSecs} s`,
+            x.maxConcurrency ?? 'any',
+            // names only: values may be secrets
+            Object.keys(x.env || {}).join(', ') || '—',
+          ]),
+        ),
+      );
+      for (const select of main.querySelectorAll('select[name="project"]')) mount(select, p.data.map((x) => h('option', { value: x.id }, x.name)));
+      mount(memberUser, u.data.map((x) => h('option', { value: x.id }, x.email)));
+    } catch (err) {
+      if (!disposed) mount(users, h('p', { class: 'error', role: 'alert' }, err.message));
+    }
+  }
+
+  load();
+  return {
+    dispose() {
+      disposed = true;
+    },
+  };
+}
+
+function table(headings, rows) {
+  if (!rows.length) return h('p', { class: 'muted' }, 'None yet.');
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, String(c)))))),
+  );
+}

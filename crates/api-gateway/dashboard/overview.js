@@ -1,0 +1,160 @@
+// #/ : jobs per queue and state, jobs ended per minute over the last hour, the workers.
+
+import { api } from './api.js';
+import { ago, h, mount, stateBadge } from './dom.js';
+
+const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
+const REFRESH_MS = 15000; // heartbeats age even when no event comes
+const EVENT_DEBOUNCE_MS = 750;
+
+export function overview(main) {
+  const counts = h('div', { class: 'table-wrap' });
+  const chart = h('div', { class: 'chart' });
+  const workers = h('div', { class: 'table-wrap', id: 'workers' });
+  const running = h('div', { class: 'table-wrap' });
+  mount(
+    main,
+    h('h1', {}, 'Overview'),
+    h('section', { class: 'card', 'aria-labelledby': 'counts-title' }, h('h2', { id: 'counts-title' }, 'Jobs by state'), counts),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'chart-title' },
+      h('h2', { id: 'chart-title' }, 'Last hour'),
+      h('p', { class: 'legend' }, h('span', { class: 'key completed' }), 'completed ', h('span', { class: 'key failed' }), 'failed, per minute'),
+      chart,
+    ),
+    h('section', { class: 'card', 'aria-labelledby': 'workers-title' }, h('h2', { id: 'workers-title' }, 'Workers'), workers),
+    h('section', { class: 'card', 'aria-labelledby': 'running-title' }, h('h2', { id: 'running-title' }, 'Running now'), running),
+  );
+
+  let disposed = false;
+  async function load() {
+    try {
+      const [stats, status] = await Promise.all([api('/api/agent-execution/stats'), api('/api/agent-execution/workers')]);
+      if (disposed) return;
+      mount(counts, countsTable(stats.data.counts));
+      mount(chart, minutesChart(stats.data.minutes));
+      mount(workers, workersTable(status.data.liveWorkers));
+      mount(running, runningTable(status.data.activeJobs));
+    } catch (err) {
+      if (!disposed) mount(counts, h('p', { class: 'error', role: 'alert' }, err.message));
+    }
+  }
+  load();
+  const timer = setInterval(load, REFRESH_MS);
+  let pending = null;
+  return {
+    onEvent() {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        load();
+      }, EVENT_DEBOUNCE_MS);
+    },
+    dispose() {
+      disposed = true;
+      clearInterval(timer);
+      clearTimeout(pending);
+    },
+  };
+}
+
+function countsTable(counts) {
+  const queues = [...new Set(counts.map((c) => c.queueName))].sort();
+  if (!queues.length) return h('p', { class: 'muted' }, 'No jobs yet. ', h('a', { href: '#/queue' }, 'Queue one.'));
+  const n = (queue, state) => counts.find((c) => c.queueName === queue && c.state === state)?.count ?? 0;
+  return h(
+    'table',
+    { class: 'counts' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Queue'), STATES.map((s) => h('th', { scope: 'col' }, stateBadge(s))))),
+    h(
+      'tbody',
+      {},
+      queues.map((q) =>
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, q),
+          STATES.map((s) => h('td', { 'data-queue': q, 'data-count': s }, h('a', { href: `#/jobs?state=${s}` }, String(n(q, s))))),
+        ),
+      ),
+    ),
+  );
+}
+
+function minutesChart(minutes) {
+  const width = 600;
+  const height = 120;
+  const bar = width / minutes.length;
+  const max = Math.max(1, ...minutes.map((m) => m.completed + m.failed));
+  const total = minutes.reduce((a, m) => [a[0] + m.completed, a[1] + m.failed], [0, 0]);
+  const label = `Last hour: ${total[0]} completed, ${total[1]} failed`;
+  const y = (n) => (n / max) * (height - 4);
+  return [
+    h(
+      'svg',
+      { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, preserveAspectRatio: 'none' },
+      minutes.map((m, i) => {
+        const done = y(m.completed);
+        const failed = y(m.failed);
+        const at = new Date(m.minute).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+        return h(
+          'g',
+          {},
+          h('title', {}, `${at}: ${m.completed} completed, ${m.failed} failed`),
+          h('rect', { class: 'completed', x: i * bar + 1, width: bar - 2, y: height - done, height: done }),
+          h('rect', { class: 'failed', x: i * bar + 1, width: bar - 2, y: height - done - failed, height: failed }),
+        );
+      }),
+      h('line', { class: 'axis', x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5 }),
+    ),
+    h('p', { class: 'muted' }, label, ` (peak ${max} per minute)`),
+  ];
+}
+
+function workersTable(workers) {
+  if (!workers.length) return h('p', { class: 'muted' }, 'No worker is running.');
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, ['Worker', 'Host', 'Running', 'Heartbeat', 'Version'].map((t) => h('th', { scope: 'col' }, t)))),
+    h(
+      'tbody',
+      {},
+      workers.map((w) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, w.id),
+          h('td', {}, `${w.host} (pid ${w.pid})`),
+          h('td', {}, `${w.running} / ${w.concurrency}`),
+          h('td', {}, ago(w.lastHeartbeatAt)),
+          h('td', {}, w.version),
+        ),
+      ),
+    ),
+  );
+}
+
+function runningTable(jobs) {
+  if (!jobs.length) return h('p', { class: 'muted' }, 'Nothing is running.');
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, ['Job', 'Task', 'Progress', 'Started'].map((t) => h('th', { scope: 'col' }, t)))),
+    h(
+      'tbody',
+      {},
+      jobs.map((j) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, h('a', { href: `#/jobs/${j.jobId}` }, j.jobId.slice(0, 8))),
+          h('td', {}, j.taskCode),
+          h('td', {}, h('progress', { max: 100, value: j.progress }, `${j.progress}%`)),
+          h('td', {}, ago(j.startedAt)),
+        ),
+      ),
+    ),
+  );
+}
