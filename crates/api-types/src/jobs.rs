@@ -172,9 +172,11 @@ pub struct McpServerView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobPayloadView {
-    #[schema(value_type = Object)]
+    /// The request's `metadata`; null when it had none.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Value,
-    #[schema(value_type = Object)]
+    /// The request's `context`; null when it had none.
+    #[schema(value_type = Option<Object>)]
     pub context: Value,
     pub mcp_configs: Vec<McpServerView>,
 }
