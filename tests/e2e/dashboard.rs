@@ -55,7 +55,7 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
     }
     let script = r#"sleep 0.5; echo '{"progress": 30}'; echo 'step one'; sleep 0.5;
         echo '{"progress": 70}'; echo 'step two'; sleep 0.5; echo '{"result": {"answer": 42}}'"#;
-    agent(&stack, "writer", script, 5).await;
+    let writer = agent(&stack, "writer", script, 5).await;
 
     let browser = Browser::start(1280, 900).await;
     browser.goto(&format!("{}/", stack.api)).await;
@@ -180,6 +180,17 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
         .await;
     browser.wait_for_text("#workers", "worker-1").await;
     browser.screenshot("dashboard-overview.png").await;
+    // a job queued elsewhere shows up in the counts by itself
+    browser
+        .js("window.reloadMarker = 'overview'; return true")
+        .await;
+    stack.queue(task, writer).await;
+    browser
+        .wait_until(
+            "the overview counting the fourth job without a reload",
+            "return window.reloadMarker === 'overview' && document.querySelector('[data-count=completed]')?.textContent === '4'",
+        )
+        .await;
 
     // a phone's width: nothing wider than the screen (tables scroll inside their card)
     browser.fit_viewport(390, 844).await;

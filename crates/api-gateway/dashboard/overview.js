@@ -28,20 +28,25 @@ export function overview(main) {
   );
 
   let disposed = false;
-  async function load() {
-    try {
-      const [stats, status] = await Promise.all([api('/api/agent-execution/stats'), api('/api/agent-execution/workers')]);
-      if (disposed) return;
-      mount(counts, countsTable(stats.data.counts));
-      mount(chart, minutesChart(stats.data.minutes));
-      mount(workers, workersTable(status.data.liveWorkers));
-      mount(running, runningTable(status.data.activeJobs));
-    } catch (err) {
-      if (!disposed) mount(counts, h('p', { class: 'error', role: 'alert' }, err.message));
-    }
+  const failed = (err) => disposed || mount(counts, h('p', { class: 'error', role: 'alert' }, err.message));
+  // counts and the chart change with jobs, so events reload them; workers also age without
+  // events (heartbeats), so they are read again now and then too
+  async function loadStats() {
+    const stats = await api('/api/agent-execution/stats');
+    if (disposed) return;
+    mount(counts, countsTable(stats.data.counts));
+    mount(chart, minutesChart(stats.data.minutes));
   }
+  async function loadWorkers() {
+    const status = await api('/api/agent-execution/workers');
+    if (disposed) return;
+    mount(workers, workersTable(status.data.liveWorkers));
+    mount(running, runningTable(status.data.activeJobs));
+  }
+  const load = () => Promise.all([loadStats(), loadWorkers()]).catch(failed);
   load();
-  const timer = setInterval(load, REFRESH_MS);
+  // a hidden tab asks nothing; the live socket's catch-up reloads it when it shows again
+  const timer = setInterval(() => document.hidden || loadWorkers().catch(failed), REFRESH_MS);
   let pending = null;
   return {
     onEvent() {
