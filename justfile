@@ -13,7 +13,7 @@ up:
 # Run every test against the Redis at REDIS_URL (default redis://127.0.0.1:6379).
 test:
     [ -d tests/socketio/node_modules/socket.io-client ] || (cd tests/socketio && npm ci --no-audit --no-fund)
-    cargo test --workspace --all-targets
+    cargo test --workspace --all-targets --no-fail-fast
 
 # Clippy with warnings as errors, and the format check.
 lint:

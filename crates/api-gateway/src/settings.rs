@@ -48,8 +48,11 @@ impl EventsUrl {
             .strip_prefix("ws://")
             .or_else(|| url.strip_prefix("wss://"))?;
         let host = rest.split('/').next()?;
-        let plain = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]%@!$()*+,;=?".contains(c);
-        if host.is_empty() || !url.chars().all(plain) {
+        // the origin goes into the Content-Security-Policy: a host name or address and a port
+        // only (no `;`, no user info), so it cannot add a directive
+        let host_char = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]%!$()*+,;=?".contains(c);
+        if host.is_empty() || !host.chars().all(host_char) || !url.chars().all(plain) {
             return None;
         }
         let scheme_len = url.len() - rest.len();
@@ -164,6 +167,9 @@ mod tests {
             "ws://a/<script>",
             "ws://a/ws b",
             "ws://a/?a=1&b=2",
+            "ws://a;sandbox/ws",
+            "ws://user@a/ws",
+            "ws://a?x=1",
         ] {
             assert!(EventsUrl::parse(bad).is_none(), "{bad}");
         }
