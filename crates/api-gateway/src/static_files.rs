@@ -153,12 +153,25 @@ pub fn site(events: Option<&EventsUrl>) -> web::Data<Site> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, site: web::Data<Site>) {
+    // GET, and HEAD as link checkers and `curl -I` ask (actix sends no body for HEAD)
+    fn static_route<F, Args>(path: &str, handler: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        crate::routes::resource(path, "GET, HEAD").route(
+            web::route()
+                .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+                .to(handler),
+        )
+    }
     cfg.app_data(site)
-        .service(crate::routes::resource("/", "GET").route(web::get().to(index)))
-        .service(crate::routes::resource("/ui/{name}", "GET").route(web::get().to(dashboard)))
-        .service(crate::routes::resource("/docs", "GET").route(web::get().to(docs_page)))
-        .service(crate::routes::resource("/docs/", "GET").route(web::get().to(docs_page)))
-        .service(crate::routes::resource("/docs/{name}", "GET").route(web::get().to(docs)));
+        .service(static_route("/", index))
+        .service(static_route("/ui/{name}", dashboard))
+        .service(static_route("/docs", docs_page))
+        .service(static_route("/docs/", docs_page))
+        .service(static_route("/docs/{name}", docs));
 }
 
 async fn index(site: web::Data<Site>, req: HttpRequest) -> HttpResponse {

@@ -202,6 +202,17 @@ async fn the_dashboard_is_served_with_a_strict_policy_and_revalidated() {
     assert!(!policy.contains("unsafe"), "{policy}");
     let html = page.text().await.expect("html");
     assert!(html.contains(r#"<meta name="agentq-events" content="ws://127.0.0.1:8081/ws">"#));
+    let head = app.client.head(app.url("/")).send().await.expect("HEAD /");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().contains_key("etag"));
+    assert_eq!(head.text().await.expect("body"), "");
+    let post = app
+        .client
+        .post(app.url("/ui/app.js"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     for missing in [
         "/ui/nothing.js",
         "/ui/..%2Fsrc%2Flib.rs",
