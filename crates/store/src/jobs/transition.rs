@@ -1,6 +1,6 @@
 //! Applying the queue's events to job rows: in order, once, whatever the replay.
 
-use agentq_domain::{JobId, JobState};
+use agentq_domain::{JobId, JobState, ProjectId, TaskId};
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
@@ -136,13 +136,7 @@ pub async fn apply_transition(
         .await?;
     if updated.rows_affected > 0 {
         if let Some(detail) = failed_attempt {
-            let entry = ActivityEntry {
-                action: "attempt_failed".into(),
-                job: Some(*job_id),
-                detail: Some(detail),
-                ..ActivityEntry::default()
-            };
-            log_activity(db, entry).await?;
+            log_failed_attempt(db, job_id, detail).await?;
         }
         return Ok(TransitionOutcome::Applied);
     }
@@ -159,4 +153,30 @@ pub async fn apply_transition(
     } else {
         TransitionOutcome::NotFound
     })
+}
+
+/// The activity line of a failed attempt, under the job's project and task like the other
+/// lines of its timeline (one more read, on failures only).
+async fn log_failed_attempt(
+    db: &impl ConnectionTrait,
+    job_id: &JobId,
+    detail: Value,
+) -> Result<()> {
+    let owner: Option<(i64, i64)> = agent_jobs::Entity::find()
+        .select_only()
+        .column(Column::ProjectId)
+        .column(Column::TaskId)
+        .filter(Column::JobId.eq(job_id.to_string()))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let entry = ActivityEntry {
+        action: "attempt_failed".into(),
+        project: owner.and_then(|(project, _)| ProjectId::try_from(project).ok()),
+        task: owner.and_then(|(_, task)| TaskId::try_from(task).ok()),
+        job: Some(*job_id),
+        detail: Some(detail),
+        ..ActivityEntry::default()
+    };
+    log_activity(db, entry).await
 }

@@ -1,6 +1,6 @@
 use agentq_domain::{AgentId, JobId, JobState, ProjectId, TaskId};
 use agentq_store::{EventPosition, JobFilter, JobTransition, Scope, StoreError, TransitionOutcome};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use crate::helpers::{TestDb, fixture, new_job};
 use crate::on_every_backend;
@@ -278,6 +278,15 @@ async fn failed_attempts_keep_their_error_details(test: TestDb) {
     agentq_store::apply_transition(db, &id, at(4, 0), retrying)
         .await
         .expect("apply");
+    let rows = agentq_store::entities::activity_log::Entity::find()
+        .filter(agentq_store::entities::activity_log::Column::Action.eq("attempt_failed"))
+        .all(db)
+        .await
+        .expect("activity rows");
+    for row in &rows {
+        assert_eq!(row.project_id, Some(f.project.id.get()), "{row:?}");
+        assert_eq!(row.task_id, Some(f.task.id.get()), "{row:?}");
+    }
     let timeline = agentq_store::job_activity(db, &id).await.expect("activity");
     let actions: Vec<_> = timeline.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, ["job_queued", "attempt_failed", "attempt_failed"]);
