@@ -2,7 +2,7 @@
 // with 403 whatever this page shows).
 
 import { api } from './api.js';
-import { errorBox, field, fields, h, mount, showError, toast } from './dom.js';
+import { errorBox, field, fields, h, mount, showError, table, toast } from './dom.js';
 
 export function adminPage(main) {
   const users = h('div', { class: 'table-wrap' });
@@ -135,14 +135,4 @@ export function adminPage(main) {
       disposed = true;
     },
   };
-}
-
-function table(headings, rows) {
-  if (!rows.length) return h('p', { class: 'muted' }, 'None yet.');
-  return h(
-    'table',
-    {},
-    h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, String(c)))))),
-  );
 }

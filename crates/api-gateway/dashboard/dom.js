@@ -51,6 +51,20 @@ export function duration(ms) {
   return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
 }
 
+/// Every state a job can be in, in the order of its life.
+export const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
+
+/// A table of `headings` and `rows` (arrays of cells: text or nodes); `empty` when no rows.
+export function table(headings, rows, empty = 'None yet.') {
+  if (!rows.length) return h('p', { class: 'muted' }, empty);
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
+  );
+}
+
 export function stateBadge(state) {
   return h('span', { class: `badge state-${state}`, 'data-state': state }, state);
 }

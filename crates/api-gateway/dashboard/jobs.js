@@ -2,9 +2,8 @@
 // page at a time; rows follow the live events, and new jobs appear on the first page.
 
 import { api, query } from './api.js';
-import { duration, errorBox, field, h, mount, showError, stateBadge, time } from './dom.js';
+import { STATES, duration, errorBox, field, h, mount, showError, stateBadge, time } from './dom.js';
 
-const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
 const PAGE = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RELOAD_DEBOUNCE_MS = 750;

@@ -1,9 +1,8 @@
 // #/ : jobs per queue and state, jobs ended per minute over the last hour, the workers.
 
 import { api } from './api.js';
-import { ago, h, mount, stateBadge } from './dom.js';
+import { STATES, ago, h, mount, stateBadge, table } from './dom.js';
 
-const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
 const REFRESH_MS = 15000; // heartbeats age even when no event comes
 const EVENT_DEBOUNCE_MS = 750;
 
@@ -118,48 +117,22 @@ function minutesChart(minutes) {
 }
 
 function workersTable(workers) {
-  if (!workers.length) return h('p', { class: 'muted' }, 'No worker is running.');
-  return h(
-    'table',
-    {},
-    h('thead', {}, h('tr', {}, ['Worker', 'Host', 'Running', 'Heartbeat', 'Version'].map((t) => h('th', { scope: 'col' }, t)))),
-    h(
-      'tbody',
-      {},
-      workers.map((w) =>
-        h(
-          'tr',
-          {},
-          h('td', {}, w.id),
-          h('td', {}, `${w.host} (pid ${w.pid})`),
-          h('td', {}, `${w.running} / ${w.concurrency}`),
-          h('td', {}, ago(w.lastHeartbeatAt)),
-          h('td', {}, w.version),
-        ),
-      ),
-    ),
+  return table(
+    ['Worker', 'Host', 'Running', 'Heartbeat', 'Version'],
+    workers.map((w) => [w.id, `${w.host} (pid ${w.pid})`, `${w.running} / ${w.concurrency}`, ago(w.lastHeartbeatAt), w.version]),
+    'No worker is running.',
   );
 }
 
 function runningTable(jobs) {
-  if (!jobs.length) return h('p', { class: 'muted' }, 'Nothing is running.');
-  return h(
-    'table',
-    {},
-    h('thead', {}, h('tr', {}, ['Job', 'Task', 'Progress', 'Started'].map((t) => h('th', { scope: 'col' }, t)))),
-    h(
-      'tbody',
-      {},
-      jobs.map((j) =>
-        h(
-          'tr',
-          {},
-          h('td', {}, h('a', { href: `#/jobs/${j.jobId}` }, j.jobId.slice(0, 8))),
-          h('td', {}, j.taskCode),
-          h('td', {}, h('progress', { max: 100, value: j.progress }, `${j.progress}%`)),
-          h('td', {}, ago(j.startedAt)),
-        ),
-      ),
-    ),
+  return table(
+    ['Job', 'Task', 'Progress', 'Started'],
+    jobs.map((j) => [
+      h('a', { href: `#/jobs/${j.jobId}` }, j.jobId.slice(0, 8)),
+      j.taskCode,
+      h('progress', { max: 100, value: j.progress }, `${j.progress}%`),
+      ago(j.startedAt),
+    ]),
+    'Nothing is running.',
   );
 }

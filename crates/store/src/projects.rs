@@ -124,12 +124,14 @@ pub async fn remove_member(
     Ok(deleted.rows_affected > 0)
 }
 
-/// The members of `project`, by user id.
+/// The members of `project`, by user id, at most [`crate::MAX_USERS`].
 pub async fn project_members(db: &impl ConnectionTrait, project: ProjectId) -> Result<Vec<User>> {
     let ids: Vec<i64> = project_members::Entity::find()
         .select_only()
         .column(project_members::Column::UserId)
         .filter(project_members::Column::ProjectId.eq(project.get()))
+        .order_by_asc(project_members::Column::UserId)
+        .limit(crate::MAX_USERS)
         .into_tuple()
         .all(db)
         .await?;

@@ -129,7 +129,7 @@ pub(crate) async fn add_member(
     get, path = "/api/projects/{id}/members", tag = "projects",
     params(("id" = i64, Path, description = "The project")),
     responses(
-        (status = 200, description = "The project's members, by id", body = Answer<Vec<User>>),
+        (status = 200, description = "The project's members, by id (at most 1,000)", body = Answer<Vec<User>>),
         (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
         (status = 403, description = "Admin access required", body = ErrorBody),
         (status = 404, description = "Project not found", body = ErrorBody),

@@ -213,6 +213,14 @@ async fn the_dashboard_is_served_with_a_strict_policy_and_revalidated() {
         .await
         .expect("POST");
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // a name that is not UTF-8 once decoded is no file either
+    let bytes = app
+        .client
+        .get(app.url("/ui/%FF%FE.js"))
+        .send()
+        .await
+        .expect("GET");
+    assert!(bytes.status().is_client_error(), "{}", bytes.status());
     for missing in [
         "/ui/nothing.js",
         "/ui/..%2Fsrc%2Flib.rs",
