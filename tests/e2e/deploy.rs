@@ -30,19 +30,74 @@ fn documents(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The documents a `kustomization.yaml` makes: its resources (files, or directories with a
+/// kustomization of their own), then its patches: `$patch: delete` removes the resource it
+/// names, any other patch is merged into the resource it names (maps key by key).
+fn kustomize(dir: &Path) -> Vec<Value> {
+    let kustomization = documents(&dir.join("kustomization.yaml"))
+        .pop()
+        .expect("kustomization");
+    let mut docs = Vec::new();
+    for resource in kustomization["resources"].as_array().expect("resources") {
+        let path = dir.join(resource.as_str().expect("a path"));
+        if path.is_dir() {
+            docs.extend(kustomize(&path));
+        } else {
+            docs.extend(documents(&path));
+        }
+    }
+    for patch in kustomization["patches"].as_array().into_iter().flatten() {
+        let text = patch["patch"].as_str().expect("an inline patch");
+        let patch: Value = serde_yaml_ng::from_str(text).expect("patch YAML");
+        let same = |doc: &Value| {
+            doc["kind"] == patch["kind"] && doc["metadata"]["name"] == patch["metadata"]["name"]
+        };
+        assert!(docs.iter().any(same), "the patch names nothing: {patch}");
+        if patch["$patch"] == "delete" {
+            docs.retain(|doc| !same(doc));
+        } else {
+            for doc in docs.iter_mut().filter(|doc| same(doc)) {
+                merge(doc, &patch);
+            }
+        }
+    }
+    docs
+}
+
+/// `patch` merged into `target`: maps key by key, anything else replaced.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+/// deploy/k8s, as `kubectl apply -k deploy/k8s` applies it; its kustomization lists every
+/// manifest there.
 fn k8s() -> Vec<Value> {
-    let mut all = Vec::new();
     let dir = root().join("deploy/k8s");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let listed: BTreeSet<String> = documents(&dir.join("kustomization.yaml"))[0]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    let present: BTreeSet<String> = std::fs::read_dir(&dir)
         .expect("deploy/k8s")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+        .filter(|name| name != "kustomization.yaml")
         .collect();
-    files.sort();
-    for file in files {
-        all.extend(documents(&file));
-    }
-    all
+    assert_eq!(
+        listed, present,
+        "deploy/k8s/kustomization.yaml lists every manifest"
+    );
+    kustomize(&dir)
 }
 
 fn named<'a>(docs: &'a [Value], kind: &str) -> HashMap<String, &'a Value> {
@@ -87,15 +142,78 @@ fn sources() -> String {
 #[test]
 fn the_kubernetes_manifests_hold_together() {
     let docs = k8s();
-    for doc in &docs {
+    assert_manifests_hold_together(&docs);
+    let redis = named(&docs, "ConfigMap")
+        .get("agentq-redis-config")
+        .copied()
+        .expect("redis config");
+    let redis_conf = redis["data"]["redis.conf"].as_str().expect("redis.conf");
+    assert!(redis_conf.contains("maxmemory-policy noeviction"));
+    assert!(redis_conf.contains("appendonly yes"));
+}
+
+/// deploy/k8s/cluster: the same services on a Redis Cluster of six nodes, the single Redis
+/// gone, the queue in partitions spread evenly over three masters, the autoscaler unchanged.
+#[test]
+fn the_kubernetes_cluster_variant_runs_the_stack_on_a_redis_cluster() {
+    let docs = kustomize(&root().join("deploy/k8s/cluster"));
+    assert_manifests_hold_together(&docs);
+    for gone in ["agentq-redis", "agentq-redis-config"] {
+        assert!(
+            docs.iter().all(|d| d["metadata"]["name"] != gone),
+            "{gone} is still there"
+        );
+    }
+    let nodes = named(&docs, "StatefulSet")["agentq-redis-cluster"];
+    assert_eq!(nodes["spec"]["replicas"], 6);
+    let config_maps = named(&docs, "ConfigMap");
+    let redis_conf = config_maps["agentq-redis-cluster-config"]["data"]["redis.conf"]
+        .as_str()
+        .expect("redis.conf");
+    for line in [
+        "cluster-enabled yes",
+        "maxmemory-policy noeviction",
+        "appendonly yes",
+    ] {
+        assert!(redis_conf.contains(line), "{line}");
+    }
+    let config = &config_maps["agentq-config"]["data"];
+    let seeds: Vec<String> = (0..6)
+        .map(|i| format!("agentq-redis-cluster-{i}.agentq-redis-cluster:6379"))
+        .collect();
+    assert_eq!(
+        config["REDIS_URL"],
+        format!("redis+cluster://{}", seeds.join(",")),
+        "every node is a seed"
+    );
+    let partitions: u32 = config["AGENTQ_PARTITIONS"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .expect("AGENTQ_PARTITIONS");
+    assert_eq!(partitions % 3, 0, "an even share for each of three masters");
+    let create = named(&docs, "Job")["agentq-redis-cluster-create"].to_string();
+    assert!(
+        create.contains("--cluster-replicas 1"),
+        "three masters, three replicas"
+    );
+    let base = k8s();
+    assert_eq!(
+        named(&docs, "ScaledObject"),
+        named(&base, "ScaledObject"),
+        "the workers' autoscaler is the same"
+    );
+}
+
+fn assert_manifests_hold_together(docs: &[Value]) {
+    for doc in docs {
         assert!(
             doc["apiVersion"].is_string() && doc["kind"].is_string(),
             "{doc}"
         );
         assert!(doc["metadata"]["name"].is_string(), "{doc}");
     }
-    let config_maps = named(&docs, "ConfigMap");
-    let secrets = named(&docs, "Secret");
+    let config_maps = named(docs, "ConfigMap");
+    let secrets = named(docs, "Secret");
     let mut workloads: Vec<&Value> = docs
         .iter()
         .filter(|d| {
@@ -106,7 +224,7 @@ fn the_kubernetes_manifests_hold_together() {
         workloads.len() >= 5,
         "gateway, worker, broadcaster, redis, migrate"
     );
-    let deployments = named(&docs, "Deployment");
+    let deployments = named(docs, "Deployment");
     for name in [
         "agentq-api-gateway",
         "agentq-queue-worker",
@@ -181,7 +299,7 @@ fn the_kubernetes_manifests_hold_together() {
         }
     }
 
-    for service in named(&docs, "Service").values() {
+    for service in named(docs, "Service").values() {
         let selector = &service["spec"]["selector"];
         let target = docs
             .iter()
@@ -204,7 +322,7 @@ fn the_kubernetes_manifests_hold_together() {
             );
         }
     }
-    for pdb in named(&docs, "PodDisruptionBudget").values() {
+    for pdb in named(docs, "PodDisruptionBudget").values() {
         let selector = &pdb["spec"]["selector"]["matchLabels"];
         assert!(
             deployments
@@ -216,7 +334,7 @@ fn the_kubernetes_manifests_hold_together() {
     }
 
     let code = sources();
-    let scaled = named(&docs, "ScaledObject");
+    let scaled = named(docs, "ScaledObject");
     let worker_scaler = scaled
         .get("agentq-queue-worker")
         .expect("worker autoscaler");
@@ -254,12 +372,6 @@ fn the_kubernetes_manifests_hold_together() {
             "no binary reads {key}"
         );
     }
-    let redis = config_maps
-        .get("agentq-redis-config")
-        .expect("redis config");
-    let redis_conf = redis["data"]["redis.conf"].as_str().expect("redis.conf");
-    assert!(redis_conf.contains("maxmemory-policy noeviction"));
-    assert!(redis_conf.contains("appendonly yes"));
 }
 
 #[test]
@@ -312,4 +424,62 @@ fn the_compose_file_runs_the_whole_stack_with_health_checks() {
     ] {
         assert!(dockerfile.contains(needed), "Dockerfile: {needed}");
     }
+}
+
+/// deploy/docker-compose.cluster.yml over deploy/docker-compose.yml: six cluster nodes in
+/// place of one Redis, created once before the services start, every service pointed at all
+/// of them with the queue in partitions.
+#[test]
+fn the_compose_cluster_variant_runs_the_stack_on_a_redis_cluster() {
+    let mut compose = documents(&root().join("deploy/docker-compose.yml")).remove(0);
+    let cluster = documents(&root().join("deploy/docker-compose.cluster.yml")).remove(0);
+    merge(&mut compose["services"], &cluster["services"]);
+    let services = compose["services"].as_object().expect("services");
+    let nodes = [
+        "redis", "redis-2", "redis-3", "redis-4", "redis-5", "redis-6",
+    ];
+    for node in nodes {
+        let command = services[node]["command"].to_string();
+        for option in [
+            "--cluster-enabled yes",
+            "--maxmemory-policy noeviction",
+            "--appendonly yes",
+        ] {
+            assert!(command.contains(option), "{node}: {option}");
+        }
+        assert!(services[node]["healthcheck"]["test"].is_array(), "{node}");
+        assert_eq!(
+            services["redis-cluster-create"]["depends_on"][node]["condition"],
+            "service_healthy"
+        );
+    }
+    assert!(
+        services["redis-cluster-create"]["command"]
+            .to_string()
+            .contains("--cluster-replicas 1")
+    );
+    let seeds: Vec<String> = nodes.iter().map(|n| format!("{n}:6379")).collect();
+    for name in ["api-gateway", "queue-worker", "events-broadcaster"] {
+        let service = &services[name];
+        let env = &service["environment"];
+        assert_eq!(
+            env["REDIS_URL"],
+            format!("redis+cluster://{}", seeds.join(",")),
+            "{name}"
+        );
+        assert_eq!(env["AGENTQ_PARTITIONS"], "12", "{name}");
+        assert!(
+            env["DATABASE_URL"].is_string(),
+            "{name} keeps the rest of its settings"
+        );
+        assert_eq!(
+            service["depends_on"]["redis-cluster-create"]["condition"],
+            "service_completed_successfully",
+            "{name}"
+        );
+    }
+    assert_eq!(
+        services["queue-worker"]["deploy"]["replicas"], 3,
+        "the workers are the same"
+    );
 }

@@ -121,3 +121,73 @@ async fn clients_resuming_after_a_broadcaster_restart_miss_nothing_scenario(mut 
         );
     }
 }
+
+/// On a Redis Cluster of its own, the master that holds the queue is killed (`kill -9`) while
+/// jobs run; its replica takes over. Every job completes, each agent ran exactly once (the
+/// agents write their job ids to a file, so a second run shows even if its events were lost),
+/// and SQL holds every outcome.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_master_killed_mid_run_loses_no_job_and_runs_none_twice() {
+    let mut cluster = agentq_test_support::OwnCluster::start();
+    let url = cluster.url();
+    let stack = Stack::on_sqlite(&[("REDIS_URL", url.as_str())]).await;
+    let runs = std::env::temp_dir().join(format!(
+        "agentq-failover-{}.runs",
+        agentq_domain::JobId::new()
+    ));
+    let (_, task) = stack.project("Apollo").await;
+    let agent = stack
+        .agent(&format!(
+            r#"head -n 1 | grep -o '"jobId":"[^"]*"' >> {}; sleep 0.2; echo '{{"result": "done"}}'"#,
+            runs.display()
+        ))
+        .await;
+    let mut jobs = Vec::new();
+    for _ in 0..40 {
+        jobs.push(stack.queue(task, agent).await);
+    }
+    // kill the queue's master once some jobs have run and others still wait
+    let ran = |file: &std::path::Path| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + crate::stack::PATIENCE;
+    while ran(&runs) < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "no job ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let queue = stack.setting("AGENTQ_QUEUE").expect("queue name");
+    let master = cluster.master_of(&format!("aq:{{{queue}}}:wait"));
+    cluster.kill(master);
+    assert!(
+        ran(&runs) < jobs.len(),
+        "every job ran before the kill: nothing was tested"
+    );
+
+    for job in &jobs {
+        stack.wait_for_row(job, JobState::Completed).await;
+    }
+    cluster.wait_until_healthy();
+    assert_ne!(
+        cluster.master_of(&format!("aq:{{{queue}}}:wait")),
+        master,
+        "a replica took over"
+    );
+    let log = std::fs::read_to_string(&runs).expect("runs file");
+    let _ = std::fs::remove_file(&runs);
+    let mut per_job: HashMap<String, usize> = HashMap::new();
+    for line in log.lines() {
+        *per_job.entry(line.to_owned()).or_default() += 1;
+    }
+    for job in &jobs {
+        let key = format!(r#""jobId":"{job}""#);
+        assert_eq!(
+            per_job.get(&key),
+            Some(&1),
+            "{job} ran {:?} times",
+            per_job.get(&key)
+        );
+    }
+}

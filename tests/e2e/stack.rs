@@ -123,10 +123,13 @@ impl Stack {
     async fn start(database_url: &str, cleanup: Cleanup, extra: &[(&str, &str)]) -> Self {
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let partitions = std::env::var("AGENTQ_PARTITIONS").unwrap_or_else(|_| "1".into());
         let mut env: Vec<(String, String)> = [
             ("REDIS_URL", redis_url.as_str()),
             ("DATABASE_URL", database_url),
             ("AGENTQ_QUEUE", &format!("e2e-{}", JobId::new())),
+            // `just test` runs the suite again on a Redis Cluster with the queue in partitions
+            ("AGENTQ_PARTITIONS", &partitions),
             ("AGENTQ_JWT_SECRET", JWT_SECRET),
             ("AGENTQ_SECRET_KEY", SECRET_KEY),
             ("AGENTQ_API_ADDR", "127.0.0.1:0"),
@@ -178,6 +181,14 @@ impl Stack {
         stack.admin_token = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         stack.assert_all_running();
         stack
+    }
+
+    /// The value of a setting the services were started with.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Panics when a service has exited (a crash at start would otherwise go unnoticed while

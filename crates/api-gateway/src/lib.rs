@@ -23,7 +23,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use agentq_api_types::ErrorBody;
-use agentq_queue::{Queue, QueueConfig, Redis};
+use agentq_queue::{Partitions, QueueConfig, Redis};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Identities, Jwt};
@@ -40,7 +40,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     queue_config.max_attempts = settings.core.attempts;
     queue_config.backoff.base = settings.core.backoff_base;
     Ok(AppState {
-        queue: Queue::new(redis, queue_config),
+        queue: Partitions::new(redis, queue_config, settings.core.partitions),
         jwt: Jwt::new(settings.jwt_secret.expose()),
         secrets: SecretBox::new(settings.secret_key.expose()),
         login_limits: LoginLimits::default(),

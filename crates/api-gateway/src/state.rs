@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 
-use agentq_queue::Queue;
+use agentq_queue::Partitions;
 use agentq_store::Db;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -14,7 +14,7 @@ use agentq_secrets::SecretBox;
 #[derive(Debug)]
 pub struct AppState {
     pub db: Db,
-    pub queue: Queue,
+    pub queue: Partitions,
     pub jwt: Jwt,
     pub secrets: SecretBox,
     pub settings: Settings,

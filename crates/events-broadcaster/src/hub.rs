@@ -1,5 +1,5 @@
-//! The fan-out: which client is in which room, and one reader of the events stream that
-//! hands every event to every client that may see it. Handing over never waits: each client
+//! The fan-out: which client is in which room, and one reader per partition's events stream
+//! that hands every event to every client that may see it. Handing over never waits: each client
 //! has a bounded outbox, and a client whose outbox is full is told to go (its connection
 //! closes it) so that it cannot slow anyone else.
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentq_domain::Backoff;
-use agentq_queue::{EventId, Queue, QueueEvent};
+use agentq_queue::{EventId, Position, Queue, QueueEvent};
 use agentq_store::Scope;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -60,8 +60,8 @@ struct Member {
 #[derive(Debug, Default)]
 struct Rooms {
     members: HashMap<Room, HashMap<ClientId, Member>>,
-    /// The newest event handed out; a joining client's replay runs up to it.
-    last_dispatched: Option<EventId>,
+    /// The newest event handed out, per partition; a joining client's replay runs up to it.
+    last_dispatched: Option<Position>,
 }
 
 #[derive(Debug, Default)]
@@ -81,8 +81,8 @@ pub struct Mailbox {
 }
 
 impl Hub {
-    /// A hub whose stream reader starts after `start` (the stream's newest event at startup).
-    pub fn starting_after(start: EventId) -> Self {
+    /// A hub whose stream readers start after `start` (each stream's newest event at startup).
+    pub fn starting_after(start: Position) -> Self {
         let hub = Self::default();
         if let Ok(mut rooms) = hub.rooms.lock() {
             rooms.last_dispatched = Some(start);
@@ -101,7 +101,7 @@ impl Hub {
 
     /// Adds the client to `room` (again, with a new filter, if it is there already). Answers
     /// the newest event handed out before it joined: everything after it will come live.
-    pub fn join(&self, mailbox: &Mailbox, room: Room, only: Option<Scope>) -> Option<EventId> {
+    pub fn join(&self, mailbox: &Mailbox, room: Room, only: Option<Scope>) -> Option<Position> {
         let Ok(mut rooms) = self.rooms.lock() else {
             return None;
         };
@@ -117,7 +117,7 @@ impl Hub {
                 stop: mailbox.stop.clone(),
             },
         );
-        rooms.last_dispatched
+        rooms.last_dispatched.clone()
     }
 
     pub fn leave(&self, client: ClientId, room: Room) {
@@ -141,13 +141,20 @@ impl Hub {
         metrics::gauge!("agentq_ws_connections").decrement(1.0);
     }
 
-    /// Hands `event` to every member of its rooms that may see it.
-    pub fn dispatch(&self, event: &QueueEvent) {
+    /// Hands `event`, read from partition `partition`'s stream, to every member of its rooms
+    /// that may see it. With several partitions its id becomes the position after it (what a
+    /// client resumes from).
+    pub fn dispatch(&self, event: &mut QueueEvent, partition: usize) {
         let Ok(mut rooms) = self.rooms.lock() else {
             return;
         };
-        if let Some(id) = EventId::parse(&event.id) {
-            rooms.last_dispatched = Some(id);
+        if let Some(id) = EventId::parse(&event.id)
+            && let Some(position) = rooms.last_dispatched.as_mut()
+        {
+            position.set(partition, id);
+            if position.partitions() > 1 {
+                event.id = position.to_string();
+            }
         }
         let mut data = None;
         let mut sent = 0u64;
@@ -195,13 +202,20 @@ pub fn may_see(only: Option<&Scope>, event: &QueueEvent) -> bool {
     }
 }
 
-/// Reads the events stream after `start` and dispatches every event, in order, until
-/// `shutdown`. Survives Redis outages: it resumes after the last event it handed out.
-pub async fn pump(queue: Queue, hub: Arc<Hub>, start: EventId, shutdown: CancellationToken) {
+/// Reads partition `partition`'s events stream after `start` and dispatches every event, in
+/// order, until `shutdown`. Survives Redis outages: it resumes after the last event it handed
+/// out.
+pub async fn pump(
+    queue: Queue,
+    partition: usize,
+    hub: Arc<Hub>,
+    start: EventId,
+    shutdown: CancellationToken,
+) {
     let mut after = start.to_string();
     let mut failures = 0;
     while !shutdown.is_cancelled() {
-        match pump_once(&queue, &hub, &mut after, &shutdown).await {
+        match pump_once(&queue, partition, &hub, &mut after, &shutdown).await {
             Ok(()) => return,
             Err(err) => {
                 failures += 1;
@@ -217,6 +231,7 @@ pub async fn pump(queue: Queue, hub: Arc<Hub>, start: EventId, shutdown: Cancell
 
 async fn pump_once(
     queue: &Queue,
+    partition: usize,
     hub: &Hub,
     after: &mut String,
     shutdown: &CancellationToken,
@@ -228,9 +243,9 @@ async fn pump_once(
             () = shutdown.cancelled() => return Ok(()),
         };
         let now_ms = agentq_store::now().and_utc().timestamp_millis();
-        let events = page.events;
-        for event in &events {
-            hub.dispatch(event);
+        let mut events = page.events;
+        for event in &mut events {
+            hub.dispatch(event, partition);
         }
         // past every entry read, including any that could not be parsed (skipped and counted)
         if let Some(last) = page.last_id {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentq_auth::{Identities, Jwt};
-use agentq_queue::{EventId, Queue, QueueConfig, Redis};
+use agentq_queue::{Partitions, QueueConfig, Redis};
 use agentq_store::Db;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -38,7 +38,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What every connection shares.
 pub struct Context {
     pub settings: Settings,
-    pub queue: Queue,
+    pub queue: Partitions,
     pub db: Db,
     pub jwt: Jwt,
     pub identities: Identities,
@@ -80,17 +80,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let db = agentq_store::connect_and_migrate(settings.core.database_url.expose()).await?;
-    let queue = Queue::new(
+    let queue = Partitions::new(
         Redis::open(settings.core.redis_url.expose())?,
         QueueConfig::named(settings.core.queue.clone()),
+        settings.core.partitions,
     );
-    // live delivery starts after the newest event now; older ones are for resuming clients
-    let start = queue
-        .last_event_id()
-        .await?
-        .and_then(|id| EventId::parse(&id))
-        .unwrap_or(EventId::ZERO);
-    let hub = Arc::new(Hub::starting_after(start));
+    // live delivery starts after the newest events now; older ones are for resuming clients
+    let start = queue.newest_position().await?;
+    let hub = Arc::new(Hub::starting_after(start.clone()));
     let ctx = Arc::new(Context {
         jwt: Jwt::new(settings.jwt_secret.expose()),
         identities: Identities::default(),
@@ -104,7 +101,20 @@ pub async fn run(
         queue: queue.clone(),
         db,
     });
-    let pump = tokio::spawn(hub::pump(queue, hub, start, shutdown.clone()));
+    let pumps: Vec<_> = queue
+        .all()
+        .iter()
+        .enumerate()
+        .map(|(index, partition)| {
+            tokio::spawn(hub::pump(
+                partition.clone(),
+                index,
+                hub.clone(),
+                start.get(index),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -135,6 +145,8 @@ pub async fn run(
     drop(listener);
     ctx.connections.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, ctx.connections.wait()).await;
-    let _ = pump.await;
+    for pump in pumps {
+        let _ = pump.await;
+    }
     Ok(())
 }

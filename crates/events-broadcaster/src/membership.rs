@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentq_auth::Identity;
-use agentq_queue::{EventId, QueueEvent};
+use agentq_queue::{EventId, Position, QueueEvent};
 use agentq_store::Scope;
 
 use crate::Context;
@@ -75,15 +75,11 @@ impl Membership {
                 "rooms are notifications, project:<id> and job:<id>",
             )
         })?;
-        let after = match last_event_id.map(EventId::parse) {
+        let partitions = self.ctx.queue.count();
+        let after = match last_event_id.map(|text| Position::parse(text, partitions)) {
             None => None,
-            Some(Some(id)) => Some(id),
-            Some(None) => {
-                return Err(Refused::new(
-                    Refusal::BadEventId,
-                    "lastEventId must be a stream id such as 1764220000000-0",
-                ));
-            }
+            Some(Some(position)) => Some(position),
+            Some(None) => return Err(bad_event_id(partitions)),
         };
         let grant = match access::grant(&self.ctx.db, &self.identity, room).await {
             Ok(Some(grant)) => grant,
@@ -103,15 +99,9 @@ impl Membership {
         };
         let live_after = self.ctx.hub.join(&self.mailbox, room, grant.only.clone());
         let replay = match (after, live_after) {
-            (Some(after), Some(until)) if after < until => Some(Replay {
-                room,
-                only: grant.only.clone(),
-                after,
-                cursor: after.to_string(),
-                until,
-                scanned: 0,
-                state: ReplayState::Start,
-            }),
+            (Some(after), Some(until)) if after.is_behind(&until) => {
+                Some(Replay::new(room, grant.only.clone(), after, until))
+            }
             _ => None,
         };
         self.joined.insert(room, grant);
@@ -193,35 +183,76 @@ enum ReplayState {
     Done,
 }
 
-/// A room's events in `(after, until]`, read from the stream page by page.
+/// A room's events in `(after, until]`, read partition by partition, page by page. The id of
+/// each event it hands out is the position after it, so a client cut off mid-replay resumes
+/// where it was.
 #[derive(Debug)]
 pub struct Replay {
     room: Room,
     only: Option<Scope>,
-    after: EventId,
+    /// Where the client stands: where it said, moved on by every event replayed.
+    at: Position,
+    until: Position,
+    /// The partition being read, and the stream id to read after there.
+    partition: usize,
     cursor: String,
-    until: EventId,
     scanned: usize,
     state: ReplayState,
 }
 
 impl Replay {
+    fn new(room: Room, only: Option<Scope>, after: Position, until: Position) -> Self {
+        let mut replay = Self {
+            room,
+            only,
+            cursor: String::new(),
+            partition: 0,
+            at: after,
+            until,
+            scanned: 0,
+            state: ReplayState::Done,
+        };
+        replay.start_partition(0);
+        replay
+    }
+
     pub fn room(&self) -> Room {
         self.room
+    }
+
+    /// Moves to the first partition from `from` on that the client is behind in; done when
+    /// there is none.
+    fn start_partition(&mut self, from: usize) {
+        let next = (from..self.until.partitions()).find(|&p| self.at.get(p) < self.until.get(p));
+        match next {
+            Some(partition) => {
+                self.partition = partition;
+                self.cursor = self.at.get(partition).to_string();
+                self.state = ReplayState::Start;
+            }
+            None => self.state = ReplayState::Done,
+        }
     }
 
     /// The next page of what to send; `None` once caught up with live delivery.
     pub async fn next(&mut self, ctx: &Context) -> Result<Option<Vec<Replayed>>, Refused> {
         let mut out = Vec::new();
+        let queue = match (self.state, ctx.queue.all().get(self.partition)) {
+            (ReplayState::Done, _) | (_, None) => return Ok(None),
+            (_, Some(queue)) => queue,
+        };
         match self.state {
             ReplayState::Done => return Ok(None),
             ReplayState::Start => {
                 self.state = ReplayState::Reading;
-                match ctx.queue.events_missing_after(self.after).await {
+                match queue
+                    .events_missing_after(self.at.get(self.partition))
+                    .await
+                {
                     Ok(Some(oldest)) => out.push(Replayed::Gap {
                         room: self.room,
-                        last_event_id: self.after.to_string(),
-                        oldest: oldest.map(|id| id.to_string()),
+                        last_event_id: self.at.to_string(),
+                        oldest: oldest.map(|id| self.at.with(self.partition, id).to_string()),
                     }),
                     Ok(None) => {}
                     Err(err) => {
@@ -236,7 +267,7 @@ impl Replay {
             }
             ReplayState::Reading => {}
         }
-        let page = match ctx.queue.events_after(&self.cursor, REPLAY_BATCH).await {
+        let page = match queue.events_after(&self.cursor, REPLAY_BATCH).await {
             Ok(page) => page,
             Err(err) => {
                 tracing::warn!(error = %err, "replay interrupted");
@@ -248,39 +279,65 @@ impl Replay {
             }
         };
         self.scanned += page.entries;
+        let until = self.until.get(self.partition);
+        let several = self.until.partitions() > 1;
         let mut written = 0;
-        for event in page.events {
-            if EventId::parse(&event.id).is_none_or(|id| id > self.until) {
-                self.state = ReplayState::Done;
+        let mut partition_done = false;
+        for mut event in page.events {
+            let Some(id) = EventId::parse(&event.id).filter(|id| *id <= until) else {
+                partition_done = true;
                 break;
-            }
+            };
             self.cursor.clone_from(&event.id);
+            self.at.set(self.partition, id);
             if Room::for_event(&event).any(|r| r == self.room)
                 && may_see(self.only.as_ref(), &event)
             {
+                if several {
+                    event.id = self.at.to_string();
+                }
                 out.push(Replayed::Event(event, self.room));
                 written += 1;
             }
         }
         metrics::counter!("agentq_ws_events_replayed_total").increment(written);
-        if self.state == ReplayState::Done {
+        if partition_done {
+            self.start_partition(self.partition + 1);
             return Ok(Some(out));
         }
         // entries that could not be parsed were skipped, not a reason to stop
         if let Some(last) = page.last_id {
+            if let Some(id) = EventId::parse(&last) {
+                self.at.set(self.partition, id);
+            }
             self.cursor = last;
         }
         if page.entries < REPLAY_BATCH {
-            self.state = ReplayState::Done;
+            self.start_partition(self.partition + 1);
         } else if self.scanned >= ctx.settings.replay_max {
             // too far behind to replay all of it: say what is skipped, then go on live
             out.push(Replayed::Gap {
                 room: self.room,
-                last_event_id: self.cursor.clone(),
+                last_event_id: self.at.to_string(),
                 oldest: Some(self.until.to_string()),
             });
             self.state = ReplayState::Done;
         }
         Ok(Some(out))
+    }
+}
+
+/// The refusal of a `lastEventId` that is no position of this queue.
+fn bad_event_id(partitions: usize) -> Refused {
+    if partitions == 1 {
+        Refused::new(
+            Refusal::BadEventId,
+            "lastEventId must be a stream id such as 1764220000000-0",
+        )
+    } else {
+        Refused::new(
+            Refusal::BadEventId,
+            "lastEventId must be an event id this server sent (one stream id per partition, joined by '.')",
+        )
     }
 }

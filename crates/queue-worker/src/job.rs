@@ -6,7 +6,7 @@ use std::time::Duration;
 use agentq_domain::JobPayload;
 use agentq_domain::payload::{AgentInput, AgentRef, McpServer, McpServersFile, TaskRef};
 use agentq_domain::request::McpConfig;
-use agentq_queue::{LeasedJob, Outcome, Queue};
+use agentq_queue::{LeasedJob, Outcome, Partitions, Queue};
 use agentq_secrets::SecretBox;
 use agentq_store::{AgentKind, Db};
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,7 @@ use crate::workdir::JobDir;
 /// What a job needs besides itself.
 #[derive(Debug)]
 pub struct JobContext {
-    pub queue: Queue,
+    pub queue: Partitions,
     pub db: Db,
     pub secrets: SecretBox,
     pub http: crate::http::HttpAgents,
@@ -108,7 +108,7 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
                 dir: dir.path().to_owned(),
             };
             let running = RunningJob {
-                queue: &ctx.queue,
+                queue: ctx.queue.of_job(&job.id),
                 id: job.id,
                 token: job.token,
                 lease: job.lease.clone(),
@@ -162,8 +162,10 @@ impl AgentSlot {
         stop: &CancellationToken,
     ) -> Option<Self> {
         let ttl = ctx.queue.config().lease;
+        // the slots are global to the queue: they live in its home partition
+        let queue = ctx.queue.home().clone();
         loop {
-            match ctx.queue.acquire_slot(agent, &job, max, ttl).await {
+            match queue.acquire_slot(agent, &job, max, ttl).await {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(err) => tracing::warn!(%job, error = %err, "cannot take an agent slot"),
@@ -173,19 +175,19 @@ impl AgentSlot {
                 () = stop.cancelled() => return None,
             }
         }
-        let queue = ctx.queue.clone();
+        let renewing = queue.clone();
         let renewal = tokio::spawn(async move {
             let mut tick = tokio::time::interval(ttl / 3);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(err) = queue.acquire_slot(agent, &job, max, ttl).await {
+                if let Err(err) = renewing.acquire_slot(agent, &job, max, ttl).await {
                     tracing::warn!(%job, error = %err, "cannot renew the agent slot");
                 }
             }
         });
         Some(Self {
-            queue: ctx.queue.clone(),
+            queue,
             agent,
             job,
             renewal,

@@ -14,7 +14,7 @@ pub mod workdir;
 
 use std::sync::Arc;
 
-use agentq_queue::{Queue, QueueConfig, Redis, WorkerOptions, WorkerReport, run_worker};
+use agentq_queue::{Partitions, QueueConfig, Redis, WorkerOptions, WorkerReport, run_worker};
 use agentq_secrets::SecretBox;
 use tokio_util::sync::CancellationToken;
 
@@ -36,8 +36,10 @@ pub async fn run(
     config.lease = core.lease;
     config.max_attempts = core.attempts;
     config.backoff.base = core.backoff_base;
-    let queue = Queue::new(Redis::open(core.redis_url.expose())?, config);
+    let redis = Redis::open(core.redis_url.expose())?;
+    let queue = Partitions::new(redis, config, core.partitions);
     observe::check_redis(&queue).await;
+    queue.check_placement().await;
     if let Some(listener) = metrics {
         tokio::spawn(agentq_telemetry::serve_health_and_metrics(
             listener,
@@ -65,12 +67,19 @@ pub async fn run(
     if settings.skip_agents {
         tracing::warn!("AGENTQ_BENCH_SKIP_AGENTS=1: jobs complete WITHOUT running their agents");
     }
-    let recorder = tokio::spawn(recorder::run_recorder(
-        queue.clone(),
-        db,
-        settings.worker_id.clone(),
-        shutdown.clone(),
-    ));
+    // a recorder per partition, each under a lock of its own: any worker may lead any of them
+    let recorders: Vec<_> = queue
+        .all()
+        .iter()
+        .map(|partition| {
+            tokio::spawn(recorder::run_recorder(
+                partition.clone(),
+                db.clone(),
+                settings.worker_id.clone(),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
     let reconciler = tokio::spawn(reconciler::run_reconciler(
         queue.clone(),
         ctx.db.clone(),
@@ -112,7 +121,9 @@ pub async fn run(
         shutdown,
     )
     .await;
-    let _ = recorder.await;
+    for recorder in recorders {
+        let _ = recorder.await;
+    }
     let _ = reconciler.await;
     let _ = retention.await;
     let _ = sampler.await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentq_queue::{Outcome, Queue};
+use agentq_queue::{Outcome, Partitions};
 use tokio_util::sync::CancellationToken;
 
 /// How often the queue's depth is sampled.
@@ -25,8 +25,8 @@ pub fn record_outcome(outcome: &Outcome, attempts_left: bool, took: Duration) {
 }
 
 /// Warns when Redis may evict keys: an evicted key is a lost job.
-pub async fn check_redis(queue: &Queue) {
-    match queue.maxmemory_policy().await {
+pub async fn check_redis(queue: &Partitions) {
+    match queue.home().maxmemory_policy().await {
         Ok(Some(policy)) if policy != "noeviction" => tracing::warn!(
             policy = %policy,
             "Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop \
@@ -38,8 +38,8 @@ pub async fn check_redis(queue: &Queue) {
 }
 
 /// Samples the queue's depth per state and its lease expiries until `shutdown`.
-pub async fn sample_queue(queue: Queue, shutdown: CancellationToken) {
-    let name = queue.config().name.clone();
+pub async fn sample_queue(queue: Partitions, shutdown: CancellationToken) {
+    let name = queue.name().to_owned();
     loop {
         match queue.counts().await {
             Err(err) => tracing::warn!(error = %err, "cannot sample the queue"),

@@ -12,10 +12,11 @@
 //! Rows younger than the grace period are left alone: their enqueue may be on its way. Every
 //! decision uses Redis's clock, never this worker's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use agentq_domain::{JobId, JobState};
-use agentq_queue::{EventId, NewJob, Queue, QueueError, RecorderGroup};
+use agentq_queue::{EventId, NewJob, Partitions, Queue, QueueError, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobFilter, JobRecord, JobTransition, Scope};
 
 use crate::recorder::{stored_result, write_change};
@@ -40,7 +41,7 @@ pub struct Reconciled {
 }
 
 pub async fn run_reconciler(
-    queue: Queue,
+    queue: Partitions,
     db: Db,
     holder: String,
     options: ReconcileOptions,
@@ -51,7 +52,11 @@ pub async fn run_reconciler(
             () = tokio::time::sleep(options.every) => {}
             () = shutdown.cancelled() => break,
         }
-        match queue.lock(LOCK_NAME, &holder, options.every * 2).await {
+        match queue
+            .home()
+            .lock(LOCK_NAME, &holder, options.every * 2)
+            .await
+        {
             Ok(true) => match reconcile_once(&queue, &db, options.grace).await {
                 Ok(done) if done != Reconciled::default() => {
                     tracing::warn!(
@@ -67,16 +72,21 @@ pub async fn run_reconciler(
             Err(err) => tracing::warn!(error = %err, "reconciler lock unavailable"),
         }
     }
-    let _ = queue.unlock(LOCK_NAME, &holder).await;
+    let _ = queue.home().unlock(LOCK_NAME, &holder).await;
 }
 
-/// One pass over every unfinished row.
-pub async fn reconcile_once(queue: &Queue, db: &Db, grace: Duration) -> anyhow::Result<Reconciled> {
+/// One pass over every unfinished row. One pass serves every partition: each row is checked
+/// in the partition its job id names (one scan of SQL, not one per partition).
+pub async fn reconcile_once(
+    queue: &Partitions,
+    db: &Db,
+    grace: Duration,
+) -> anyhow::Result<Reconciled> {
     let filter = JobFilter {
         states: vec![JobState::Waiting, JobState::Delayed, JobState::Active],
         ..JobFilter::default()
     };
-    let now_ms = queue.redis_time_ms().await?;
+    let now_ms = queue.home().redis_time_ms().await?;
     let settled_before = millis_to_time(now_ms) - chrono_duration(grace);
     let mut done = Reconciled::default();
     let mut missing: Vec<JobId> = Vec::new();
@@ -84,7 +94,7 @@ pub async fn reconcile_once(queue: &Queue, db: &Db, grace: Duration) -> anyhow::
     loop {
         let page = agentq_store::list_jobs(db, &Scope::All, &filter, PAGE, cursor).await?;
         for row in page.jobs.iter().filter(|r| r.updated_at < settled_before) {
-            match queue.job(&row.job_id).await {
+            match queue.of_job(&row.job_id).job(&row.job_id).await {
                 Ok(None) => missing.push(row.job_id),
                 // a hash with no readable state is no job either
                 Err(QueueError::Protocol(_)) => missing.push(row.job_id),
@@ -106,31 +116,32 @@ pub async fn reconcile_once(queue: &Queue, db: &Db, grace: Duration) -> anyhow::
 }
 
 /// Re-enqueues the jobs among `missing` (unfinished in SQL, unknown to Redis) that are still
-/// unfinished once the recorder has applied every event written until now. While it has not,
-/// nothing is re-enqueued: a later pass looks again.
-async fn requeue_lost(queue: &Queue, db: &Db, missing: &[JobId]) -> anyhow::Result<u64> {
-    if missing.is_empty() {
-        return Ok(0);
-    }
-    let newest = queue
-        .last_event_id()
-        .await?
-        .and_then(|id| EventId::parse(&id))
-        .unwrap_or(EventId::ZERO);
-    let recorder = queue.recorder_group(RecorderGroup::DEFAULT_NAME).await?;
-    if !recorder.caught_up_to(newest).await? {
-        tracing::info!(
-            jobs = missing.len(),
-            "jobs unknown to Redis wait until the recorder has caught up"
-        );
-        return Ok(0);
-    }
+/// unfinished once their partition's recorder has applied every event written there until
+/// now. While it has not, nothing of that partition is re-enqueued: a later pass looks again.
+async fn requeue_lost(queue: &Partitions, db: &Db, missing: &[JobId]) -> anyhow::Result<u64> {
     let mut requeued = 0;
+    let mut caught_up: HashMap<String, bool> = HashMap::new();
     for id in missing {
+        let partition = queue.of_job(id);
+        let name = &partition.config().name;
+        let ready = match caught_up.get(name) {
+            Some(ready) => *ready,
+            None => {
+                let ready = recorder_caught_up(partition).await?;
+                if !ready {
+                    tracing::info!(partition = %name, "jobs unknown to Redis wait until the recorder has caught up");
+                }
+                caught_up.insert(name.clone(), ready);
+                ready
+            }
+        };
+        if !ready {
+            continue;
+        }
         let Some(row) = agentq_store::job_by_job_id(db, &Scope::All, id).await? else {
             continue;
         };
-        if row.status.is_final() || queue.job(id).await.is_ok_and(|live| live.is_some()) {
+        if row.status.is_final() || partition.job(id).await.is_ok_and(|live| live.is_some()) {
             continue;
         }
         if queue.enqueue(&new_job(&row)).await? {
@@ -139,6 +150,20 @@ async fn requeue_lost(queue: &Queue, db: &Db, missing: &[JobId]) -> anyhow::Resu
         }
     }
     Ok(requeued)
+}
+
+/// Whether the recorder of `partition` has applied every event written there until now.
+async fn recorder_caught_up(partition: &Queue) -> agentq_queue::Result<bool> {
+    let newest = partition
+        .last_event_id()
+        .await?
+        .and_then(|id| EventId::parse(&id))
+        .unwrap_or(EventId::ZERO);
+    partition
+        .recorder_group(RecorderGroup::DEFAULT_NAME)
+        .await?
+        .caught_up_to(newest)
+        .await
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use agentq_queue::Queue;
+use agentq_queue::Partitions;
 use agentq_store::Db;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +22,7 @@ pub struct RetentionOptions {
 }
 
 pub async fn run_retention(
-    queue: Queue,
+    queue: Partitions,
     db: Db,
     holder: String,
     options: RetentionOptions,
@@ -36,7 +36,11 @@ pub async fn run_retention(
             () = tokio::time::sleep(options.every) => {}
             () = shutdown.cancelled() => break,
         }
-        match queue.lock(LOCK_NAME, &holder, options.every * 2).await {
+        match queue
+            .home()
+            .lock(LOCK_NAME, &holder, options.every * 2)
+            .await
+        {
             Ok(true) => match agentq_store::cleanup_old_jobs(&db, days, BATCH).await {
                 Ok(0) => {}
                 Ok(deleted) => {
@@ -49,5 +53,5 @@ pub async fn run_retention(
             Err(err) => tracing::warn!(error = %err, "retention lock unavailable"),
         }
     }
-    let _ = queue.unlock(LOCK_NAME, &holder).await;
+    let _ = queue.home().unlock(LOCK_NAME, &holder).await;
 }

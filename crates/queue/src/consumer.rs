@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connection::Connection;
 use agentq_domain::{JobId, Priority, ProjectId, TaskId};
-use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -119,6 +119,9 @@ pub struct Cycle {
     /// Job ids the queue dropped because their job hash was gone (evicted, deleted by hand):
     /// the reconciler re-creates those jobs from SQL.
     pub dropped: Vec<String>,
+    /// Positions (in the outcomes reported) of outcomes that did not reach their partition:
+    /// report them again. Only a queue of several partitions leaves any.
+    pub unreported: Vec<usize>,
 }
 
 /// What renewing one lease found.
@@ -184,6 +187,9 @@ impl Queue {
             self.redis
                 .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
                 .await?;
+        // a lease or outcome a failover could undo must not be acted on: on a cluster, both
+        // reach a replica first (else the caller reports again and the leases stall safely)
+        self.redis.replicated(&keys.wait()).await?;
         let leased = rows
             .into_iter()
             .map(|row| leased_job(row, LeaseDeadline::new(asked_at + config.lease)))
@@ -193,6 +199,7 @@ impl Queue {
             recorded: recorded.into_iter().map(|flag| flag == 1).collect(),
             next_wake: u64::try_from(next_wake).ok().map(Duration::from_millis),
             dropped,
+            unreported: Vec::new(),
         })
     }
 
@@ -228,11 +235,7 @@ impl Queue {
 
     /// Blocks on `conn` (a blocking connection) until work may be there or `timeout` passes.
     /// Returns whether it was woken by new work.
-    pub async fn wait_for_work(
-        &self,
-        conn: &mut MultiplexedConnection,
-        timeout: Duration,
-    ) -> Result<bool> {
+    pub async fn wait_for_work(&self, conn: &mut Connection, timeout: Duration) -> Result<bool> {
         // BLPOP's timeout 0 means forever; never ask for that
         let seconds = timeout.as_secs_f64().max(0.01);
         let woke: Option<(String, String)> = redis::cmd("BLPOP")
@@ -241,6 +244,42 @@ impl Queue {
             .query_async(conn)
             .await?;
         Ok(woke.is_some())
+    }
+}
+
+impl Queue {
+    /// Wakes an idle worker blocked in [`Queue::wait_for_work`] (the marker holds at most one
+    /// element: one wake-up is as good as many).
+    pub async fn wake(&self) -> Result<()> {
+        let marker = self.keys.marker();
+        let mut pipe = redis::pipe();
+        pipe.lpush(&marker, 1)
+            .ignore()
+            .ltrim(&marker, 0, 0)
+            .ignore();
+        self.redis
+            .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
+            .await
+    }
+
+    /// What this queue holds for a worker choosing a partition to lease from.
+    pub(crate) async fn peek(&self) -> Result<crate::partitions::Peek> {
+        let keys = &self.keys;
+        let invocation = self.scripts.peek.with_keys(&[
+            ("wait", keys.wait()),
+            ("delayed", keys.delayed()),
+            ("active", keys.active()),
+        ]);
+        let (best_priority, due, wake, waiting): (u8, u8, i64, u64) = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(crate::partitions::Peek {
+            best_priority,
+            due: due == 1,
+            wake: u64::try_from(wake).ok().map(Duration::from_millis),
+            waiting,
+        })
     }
 }
 

@@ -80,9 +80,7 @@ impl Queue {
     pub async fn cancel_requests(&self) -> Result<CancelRequests> {
         let mut pubsub = self.redis.pubsub().await?;
         pubsub.subscribe(self.keys.control_channel()).await?;
-        Ok(CancelRequests {
-            stream: pubsub.into_on_message(),
-        })
+        Ok(CancelRequests::new(pubsub))
     }
 }
 
@@ -98,6 +96,12 @@ impl std::fmt::Debug for CancelRequests {
 }
 
 impl CancelRequests {
+    pub(crate) fn new(subscribed: redis::aio::PubSub) -> Self {
+        Self {
+            stream: subscribed.into_on_message(),
+        }
+    }
+
     /// The next request; `None` when the connection is gone (subscribe again).
     pub async fn next(&mut self) -> Option<JobId> {
         loop {

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::connection::Connection;
 use agentq_domain::{JobEventKind, JobId, ProjectId, TaskId};
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 
 use crate::consumer::millis;
@@ -160,7 +160,7 @@ impl Queue {
     /// Waits up to `block` on `conn` (a blocking connection) for events after `after`.
     pub async fn wait_events(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Connection,
         after: &str,
         count: usize,
         block: std::time::Duration,
@@ -295,7 +295,7 @@ impl RecorderGroup {
     /// New events for `consumer`, waiting up to `block` on `conn` (a blocking connection).
     pub async fn read(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Connection,
         consumer: &str,
         count: usize,
         block: std::time::Duration,
@@ -346,7 +346,7 @@ impl RecorderGroup {
     /// Events delivered to `consumer` earlier but never acknowledged (after a crash).
     pub async fn unacknowledged(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Connection,
         consumer: &str,
         count: usize,
     ) -> Result<Vec<QueueEvent>> {
@@ -355,7 +355,7 @@ impl RecorderGroup {
 
     async fn read_from(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Connection,
         consumer: &str,
         count: usize,
         block: Option<std::time::Duration>,
@@ -417,11 +417,7 @@ impl Queue {
     /// Redis's clock, in milliseconds since the epoch: the one clock every decision about jobs
     /// is made by (workers' clocks may disagree with it and with each other).
     pub async fn redis_time_ms(&self) -> Result<u64> {
-        let (secs, micros): (u64, u64) = self
-            .redis
-            .run(|mut conn| async move { Ok(redis::cmd("TIME").query_async(&mut conn).await?) })
-            .await?;
-        Ok(secs * 1000 + micros / 1000)
+        self.redis.time_ms(&self.keys.events()).await
     }
 }
 

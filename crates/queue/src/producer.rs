@@ -102,6 +102,8 @@ impl Queue {
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
             .await?;
+        // on a cluster, a job the caller is told is queued is on a replica too
+        self.redis.replicated(&keys.wait()).await?;
         Ok(added.into_iter().map(|flag| flag == 1).collect())
     }
 }

@@ -13,7 +13,9 @@ use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Cycle, Finished, LeaseDeadline, LeaseStatus, LeaseToken, LeasedJob, Outcome, Queue};
+use crate::{
+    Cycle, Finished, LeaseDeadline, LeaseStatus, LeaseToken, LeasedJob, Outcome, Partitions,
+};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -168,7 +170,7 @@ impl Asking {
 /// handler gets each job and a token that is cancelled when it must stop (cancel requested,
 /// shutdown grace over, lease lost); what it returns then is overridden accordingly.
 pub async fn run_worker<H, Fut>(
-    queue: Queue,
+    queue: impl Into<Partitions>,
     options: WorkerOptions,
     handler: H,
     shutdown: CancellationToken,
@@ -177,6 +179,7 @@ where
     H: Fn(LeasedJob, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
+    let queue = queue.into();
     let (arm, mut woke) = spawn_waiter(
         queue.clone(),
         options.worker_id.clone(),
@@ -265,7 +268,12 @@ where
         }
     }
     listener.abort();
-    if let Err(err) = worker.queue.deregister(&worker.options.worker_id).await {
+    if let Err(err) = worker
+        .queue
+        .home()
+        .deregister(&worker.options.worker_id)
+        .await
+    {
         tracing::warn!(error = %err, "could not leave the worker registry");
     }
     worker.report
@@ -279,7 +287,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 struct Worker<H> {
-    queue: Queue,
+    queue: Partitions,
     options: WorkerOptions,
     handler: Arc<H>,
     tasks: JoinSet<Outcome>,
@@ -348,7 +356,12 @@ where
                 return Err(err);
             }
         };
-        for (finished, recorded) in outcomes.into_iter().zip(cycle.recorded) {
+        let mut unreported = cycle.unreported.iter().copied().peekable();
+        for (at, (finished, recorded)) in outcomes.into_iter().zip(cycle.recorded).enumerate() {
+            if unreported.next_if_eq(&at).is_some() {
+                self.pending.push(finished);
+                continue;
+            }
             if !recorded {
                 self.report.lost += 1;
                 continue;
@@ -450,7 +463,12 @@ where
             started_at,
             last_beat: 0,
         };
-        if let Err(err) = self.queue.heartbeat(&info, self.queue.config().lease).await {
+        if let Err(err) = self
+            .queue
+            .home()
+            .heartbeat(&info, self.queue.config().lease)
+            .await
+        {
             tracing::warn!(error = %err, "heartbeat failed");
         }
     }
@@ -513,7 +531,7 @@ type Waited = (Vec<Finished>, usize, crate::Result<Cycle>);
 /// wake-up and the lease. It owns its blocking connection, so no wake-up is lost to a dropped
 /// future.
 fn spawn_waiter(
-    queue: Queue,
+    queue: Partitions,
     worker_id: String,
     idle_poll: Duration,
     shutdown: CancellationToken,
@@ -532,7 +550,7 @@ fn spawn_waiter(
             }
             let waited = match conn.as_mut() {
                 Some(c) => tokio::select! {
-                    waited = queue.wait_for_work(c, timeout) => waited,
+                    waited = queue.home().wait_for_work(c, timeout) => waited,
                     // a shutting-down worker leases nothing more
                     () = shutdown.cancelled() => Ok(false),
                 },
@@ -544,6 +562,7 @@ fn spawn_waiter(
                     recorded: Vec::new(),
                     next_wake: None,
                     dropped: Vec::new(),
+                    unreported: Vec::new(),
                 };
                 if woke_tx.send((Vec::new(), free, Ok(nothing))).await.is_err() {
                     return;
@@ -569,7 +588,9 @@ fn spawn_waiter(
 }
 
 /// A task that forwards cancel requests, subscribing again after a lost connection.
-fn spawn_cancel_listener(queue: Queue) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<JobId>) {
+fn spawn_cancel_listener(
+    queue: Partitions,
+) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<JobId>) {
     let (tx, rx) = mpsc::channel(64);
     let handle = tokio::spawn(async move {
         let mut failures = 0u32;

@@ -133,6 +133,7 @@ pub(crate) struct Scripts {
     pub unlock: LuaScript,
     pub heartbeat: LuaScript,
     pub slot: LuaScript,
+    pub peek: LuaScript,
 }
 
 impl Default for Scripts {
@@ -150,6 +151,7 @@ impl Default for Scripts {
             unlock: LuaScript::new(include_str!("../lua/unlock.lua")),
             heartbeat: LuaScript::new(include_str!("../lua/heartbeat.lua")),
             slot: LuaScript::new(include_str!("../lua/slot.lua")),
+            peek: LuaScript::new(include_str!("../lua/peek.lua")),
         }
     }
 }
@@ -164,7 +166,7 @@ impl std::fmt::Debug for Scripts {
 mod tests {
     use super::*;
 
-    const SOURCES: [&str; 12] = [
+    const SOURCES: [&str; 13] = [
         include_str!("../lua/enqueue.lua"),
         include_str!("../lua/cycle.lua"),
         include_str!("../lua/extend.lua"),
@@ -177,6 +179,7 @@ mod tests {
         include_str!("../lua/unlock.lua"),
         include_str!("../lua/heartbeat.lua"),
         include_str!("../lua/slot.lua"),
+        include_str!("../lua/peek.lua"),
     ];
 
     #[test]
@@ -212,7 +215,7 @@ mod tests {
     fn every_header_lists_its_arguments_and_says_when_a_tail_follows() {
         let argv: Vec<(usize, bool)> = SOURCES.iter().map(|s| header_argv(s)).collect();
         // enqueue, cycle, extend, cancel, retry, progress, log, trim_events, lock, unlock,
-        // heartbeat, slot
+        // heartbeat, slot, peek
         assert_eq!(
             argv,
             [
@@ -228,6 +231,7 @@ mod tests {
                 (1, false),
                 (2, true),
                 (3, false),
+                (0, false),
             ]
         );
     }

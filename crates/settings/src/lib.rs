@@ -26,6 +26,10 @@ pub struct Core {
     pub database_url: Secret<String>,
     /// `AGENTQ_QUEUE` (agent-execution).
     pub queue: String,
+    /// `AGENTQ_PARTITIONS` (1, from 1 to 256): the queue's partitions, each in a Redis
+    /// Cluster slot of its own. Every binary of a deployment must say the same, and changing
+    /// it needs an empty queue (a job id names its partition).
+    pub partitions: u16,
     /// `AGENTQ_ATTEMPTS` (3, from 1 to 1000): attempts a job gets.
     pub attempts: u32,
     /// `AGENTQ_BACKOFF_BASE_MS` (5000): the first retry's delay; each next one doubles.
@@ -46,6 +50,7 @@ impl Core {
                 env.text("DATABASE_URL", "sqlite://./data/agentq.db?mode=rwc"),
             ),
             queue: env.text("AGENTQ_QUEUE", "agent-execution"),
+            partitions: env.number_in("AGENTQ_PARTITIONS", 1, 1..=256)?,
             attempts: env.number_in("AGENTQ_ATTEMPTS", 3, 1..=1000)?,
             backoff_base: env.millis("AGENTQ_BACKOFF_BASE_MS", 5_000, 0)?,
             lease: env.millis("AGENTQ_LOCK_DURATION_MS", 30_000, 100)?,
@@ -62,12 +67,17 @@ mod tests {
     fn defaults_and_rules_are_the_same_for_every_binary() {
         let core = Core::read(&Env::from_pairs(&[])).expect("defaults");
         assert_eq!(core.queue, "agent-execution");
-        assert_eq!((core.attempts, core.concurrency), (3, 5));
+        assert_eq!(
+            (core.attempts, core.concurrency, core.partitions),
+            (3, 5, 1)
+        );
         assert_eq!(core.lease, Duration::from_secs(30));
         assert!(!core.development);
         for (name, value) in [
             ("AGENTQ_ATTEMPTS", "0"),
             ("AGENTQ_ATTEMPTS", "1001"),
+            ("AGENTQ_PARTITIONS", "0"),
+            ("AGENTQ_PARTITIONS", "257"),
             ("AGENTQ_CONCURRENCY", "0"),
             ("AGENTQ_LOCK_DURATION_MS", "50"),
             ("AGENTQ_BACKOFF_BASE_MS", "soon"),

@@ -2,7 +2,10 @@
 //! their own on the server CI provides, so that runs in parallel cannot collide; services a
 //! test starts listen on port 0 and say which port they got ([`spawn_listening`]).
 
+mod cluster;
 pub mod socketio;
+
+pub use cluster::OwnCluster;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

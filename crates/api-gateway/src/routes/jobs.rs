@@ -90,10 +90,12 @@ pub(crate) async fn queue_job(
     let task = task.ok_or_else(|| ApiError::not_found("Task not found"))?;
     let agent = agent.ok_or_else(|| ApiError::not_found("Agent not found"))?;
     let priority = request.priority();
-    let job_id = JobId::new();
+    // the id names the partition the job goes to (its project's)
+    let job_id = state.queue.new_job_id(Some(task.project));
     if let Some(key) = &idempotency_key {
         let claimed = state
             .queue
+            .home()
             .claim_idempotency_key(caller.user.id, key, job_id, IDEMPOTENCY_TTL)
             .await?;
         if let Some(first) = claimed {
@@ -123,6 +125,7 @@ pub(crate) async fn queue_job(
                 // no job was made: the caller may try again with the same key
                 let _ = state
                     .queue
+                    .home()
                     .release_idempotency_key(caller.user.id, key)
                     .await;
             }
@@ -245,7 +248,7 @@ async fn enqueued_after_all(
         abandon(state, job_id).await;
         return false;
     }
-    match state.queue.job(job_id).await {
+    match state.queue.of_job(job_id).job(job_id).await {
         Ok(Some(_)) => true,
         Ok(None) => {
             abandon(state, job_id).await;
@@ -379,7 +382,11 @@ pub(crate) async fn job_status(
     state: web::Data<AppState>,
 ) -> Reply<Job> {
     let record = visible_job(&state, &caller.scope, &path, job_not_found).await?;
-    let live = state.queue.job(&record.job_id).await?;
+    let live = state
+        .queue
+        .of_job(&record.job_id)
+        .job(&record.job_id)
+        .await?;
     ok(Answer::new(job_view(record, live.as_ref())))
 }
 
@@ -423,7 +430,7 @@ pub(crate) async fn cancel_job(
 ) -> Reply<JobCancelled> {
     let record = visible_job(&state, &caller.scope, &path, cannot_cancel).await?;
     let id = record.job_id;
-    match state.queue.cancel(&id).await? {
+    match state.queue.of_job(&id).cancel(&id).await? {
         CancelOutcome::Cancelled | CancelOutcome::Requested => {}
         CancelOutcome::Finished | CancelOutcome::NotFound => return Err(cannot_cancel()),
     }
@@ -546,7 +553,7 @@ pub(crate) async fn job_logs(
     let id = visible_job(&state, &caller.scope, &path, job_not_found)
         .await?
         .job_id;
-    let lines = state.queue.logs(&id).await?;
+    let lines = state.queue.of_job(&id).logs(&id).await?;
     ok(Answer::new(JobLogs {
         job_id: id.to_string(),
         lines,

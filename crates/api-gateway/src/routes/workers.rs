@@ -39,6 +39,7 @@ pub(crate) async fn worker_status(
     let counts = state.queue.counts().await?;
     let live_workers = state
         .queue
+        .home()
         .live_workers()
         .await?
         .into_iter()

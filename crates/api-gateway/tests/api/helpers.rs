@@ -68,7 +68,7 @@ impl TestApp {
             .expect("state");
         let fixture = seed(&state).await;
         let db = state.db.clone();
-        let queue = state.queue.clone();
+        let queue = state.queue.home().clone();
         let admin_token = state.jwt.issue(fixture.0.id, 600).expect("token").token;
         let member_token = state.jwt.issue(fixture.1.id, 600).expect("token").token;
         let listener = TcpListener::bind("127.0.0.1:0").expect("port");

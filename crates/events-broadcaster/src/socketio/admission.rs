@@ -2,7 +2,7 @@
 //! message the client's `connect_error` handler gets.
 
 use agentq_auth::Identity;
-use agentq_queue::EventId;
+use agentq_queue::Position;
 use serde_json::Value;
 
 use crate::Context;
@@ -36,8 +36,13 @@ pub async fn admit(
     let verified = ctx.jwt.verify(token).ok_or("Invalid or expired token")?;
     let last_event_id = match auth.and_then(|auth| auth.get("lastEventId")) {
         None | Some(Value::Null) => None,
-        Some(Value::String(id)) if EventId::parse(id).is_some() => Some(id.clone()),
-        Some(_) => return Err("lastEventId must be a stream id such as 1764220000000-0"),
+        Some(Value::String(id)) if Position::parse(id, ctx.queue.count()).is_some() => {
+            Some(id.clone())
+        }
+        Some(_) if ctx.queue.count() == 1 => {
+            return Err("lastEventId must be a stream id such as 1764220000000-0");
+        }
+        Some(_) => return Err("lastEventId must be an event id this server sent"),
     };
     let identity = match ctx.identities.resolve(&ctx.db, verified.user).await {
         Ok(Some(identity)) => identity,

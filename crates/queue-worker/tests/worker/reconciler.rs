@@ -109,9 +109,13 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
         .await
         .expect("xtrim");
 
-    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
-        .await
-        .expect("pass");
+    let pass = agentq_queue_worker::reconciler::reconcile_once(
+        &h.queue.clone().into(),
+        &h.db,
+        Duration::ZERO,
+    )
+    .await
+    .expect("pass");
     assert_eq!((pass.requeued, pass.finished), (1, 1));
     let row = h.row(&finished).await;
     assert_eq!(
@@ -123,14 +127,18 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
         Some(JobState::Waiting)
     );
     // a second pass finds nothing to do
-    let again = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
-        .await
-        .expect("pass");
+    let again = agentq_queue_worker::reconciler::reconcile_once(
+        &h.queue.clone().into(),
+        &h.db,
+        Duration::ZERO,
+    )
+    .await
+    .expect("pass");
     assert_eq!((again.requeued, again.finished), (0, 0));
     h.cleanup().await;
 }
 
-async fn redis_del(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
+async fn redis_del(conn: &mut agentq_queue::Connection, key: &str) {
     let _: i64 = redis::cmd("DEL")
         .arg(key)
         .query_async(conn)
@@ -161,9 +169,13 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     redis_del(&mut conn, &h.queue.keys().job(&id)).await;
     assert_eq!(h.row(&id).await.status, JobState::Waiting);
 
-    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
-        .await
-        .expect("pass");
+    let pass = agentq_queue_worker::reconciler::reconcile_once(
+        &h.queue.clone().into(),
+        &h.db,
+        Duration::ZERO,
+    )
+    .await
+    .expect("pass");
     assert_eq!(
         pass.requeued, 0,
         "the recorder has not caught up: nothing is provably lost"
@@ -174,9 +186,13 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     let (shutdown, recorder) = h.start_recorder();
     h.wait_for_row(&id, JobState::Completed, Duration::from_secs(10))
         .await;
-    let pass = agentq_queue_worker::reconciler::reconcile_once(&h.queue, &h.db, Duration::ZERO)
-        .await
-        .expect("pass");
+    let pass = agentq_queue_worker::reconciler::reconcile_once(
+        &h.queue.clone().into(),
+        &h.db,
+        Duration::ZERO,
+    )
+    .await
+    .expect("pass");
     assert_eq!((pass.requeued, pass.finished), (0, 0));
     assert_eq!(h.queue.job(&id).await.expect("redis"), None);
     shutdown.cancel();

@@ -9,6 +9,7 @@ mod events;
 mod fencing;
 mod lifecycle;
 mod ordering;
+mod partitions;
 mod resilience;
 mod retention;
 mod runner;

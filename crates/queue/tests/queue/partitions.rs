@@ -1,0 +1,161 @@
+//! One queue over many partitions, on a real Redis Cluster of the test's own (3 masters, 3
+//! replicas): where jobs go, that the masters share the partitions evenly, that one project's
+//! jobs start in order, that no partition starves and a better priority elsewhere is found
+//! soon; and, on one node, that cancel requests of every partition reach the worker.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentq_domain::{JobId, Priority, ProjectId};
+use agentq_queue::{
+    CancelOutcome, LeasedJob, NewJob, Outcome, Partitions, Redis, WorkerOptions, run_worker,
+};
+use agentq_test_support::OwnCluster;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::*;
+
+fn project(id: i64) -> ProjectId {
+    ProjectId::try_from(id).expect("project id")
+}
+
+fn job_of(queue: &Partitions, project_id: i64, payload: String) -> NewJob {
+    let mut job = NewJob::new(payload);
+    job.project = Some(project(project_id));
+    job.id = queue.new_job_id(job.project);
+    job
+}
+
+/// Runs one worker of concurrency 1 until `n` jobs started; the payloads in start order.
+async fn start_order(queue: &Partitions, n: usize) -> Vec<String> {
+    let started: Arc<Mutex<Vec<String>>> = Arc::default();
+    let shutdown = CancellationToken::new();
+    let seen = started.clone();
+    let worker = tokio::spawn(run_worker(
+        queue.clone(),
+        WorkerOptions::new("w", 1),
+        move |job: LeasedJob, _stop| {
+            seen.lock().expect("lock").push(job.payload.clone());
+            async { Outcome::Completed("{}".into()) }
+        },
+        shutdown.clone(),
+    ));
+    let all_started = eventually(Duration::from_secs(60), || async {
+        started.lock().expect("lock").len() >= n
+    })
+    .await;
+    shutdown.cancel();
+    worker.await.expect("worker");
+    assert!(all_started, "not every job started");
+    started.lock().expect("lock").clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_partitions_spread_keep_project_order_and_none_starves() {
+    let cluster = OwnCluster::start();
+    let queue = Partitions::new(
+        Redis::open(&cluster.url()).expect("cluster url"),
+        config(),
+        12,
+    );
+
+    // the partitions are spread evenly: 4 on each master
+    let placement = queue
+        .placement()
+        .await
+        .expect("slot map")
+        .expect("a cluster");
+    let held: Vec<usize> = placement.iter().map(|(_, held)| *held).collect();
+    assert_eq!(held, [4, 4, 4], "{placement:?}");
+
+    // each project's jobs go to one partition, projects round the partitions
+    for project_id in 1..=24 {
+        for seq in 0..5 {
+            let job = job_of(&queue, project_id, format!("{project_id}:{seq}"));
+            assert!(queue.enqueue(&job).await.expect("enqueue"));
+        }
+    }
+    for partition in queue.all() {
+        let counts = partition.counts().await.expect("counts");
+        assert_eq!(counts.waiting, 10, "two projects of five jobs each");
+    }
+    // ...and start in the order they were queued
+    let order = start_order(&queue, 120).await;
+    for project_id in 1..=24 {
+        let seqs: Vec<u32> = order
+            .iter()
+            .filter_map(|p| p.split_once(':'))
+            .filter(|(p, _)| *p == project_id.to_string())
+            .map(|(_, seq)| seq.parse().expect("seq"))
+            .collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 4], "project {project_id}");
+    }
+
+    // a backlog in one partition does not hold back the others
+    for seq in 0..300 {
+        let job = job_of(&queue, 1, format!("backlog:{seq}"));
+        queue.enqueue(&job).await.expect("enqueue");
+    }
+    for seq in 0..5 {
+        let job = job_of(&queue, 2, format!("small:{seq}"));
+        queue.enqueue(&job).await.expect("enqueue");
+    }
+    let mut urgent = job_of(&queue, 3, "urgent".into());
+    urgent.priority = Priority::Critical;
+    queue.enqueue(&urgent).await.expect("enqueue");
+    let order = start_order(&queue, 306).await;
+    let position = |payload: &str| order.iter().position(|p| p == payload).expect(payload);
+    assert!(
+        position("urgent") < 13,
+        "a better priority elsewhere is found within a turn of the partitions: {}",
+        position("urgent")
+    );
+    for seq in 0..5 {
+        let at = position(&format!("small:{seq}"));
+        assert!(at < 100, "small:{seq} started only at {at}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_of_any_partition_hears_its_cancel() {
+    let queue = Partitions::new(Redis::open(&redis_url()).expect("url"), config(), 4);
+    let stopped: Arc<Mutex<Vec<JobId>>> = Arc::default();
+    let shutdown = CancellationToken::new();
+    let seen = stopped.clone();
+    let worker = tokio::spawn(run_worker(
+        queue.clone(),
+        WorkerOptions::new("w", 8),
+        move |job: LeasedJob, stop: CancellationToken| {
+            let seen = seen.clone();
+            async move {
+                stop.cancelled().await;
+                seen.lock().expect("lock").push(job.id);
+                // a stopped job reports whatever it can; the worker records the cancel
+                Outcome::Failed("stopped".into())
+            }
+        },
+        shutdown.clone(),
+    ));
+    let jobs: Vec<NewJob> = (1..=4).map(|p| job_of(&queue, p, format!("{p}"))).collect();
+    for job in &jobs {
+        queue.enqueue(job).await.expect("enqueue");
+    }
+    let running = eventually(Duration::from_secs(10), || async {
+        queue.counts().await.map(|c| c.active).unwrap_or(0) == 4
+    })
+    .await;
+    assert!(running, "all four started");
+    for job in &jobs {
+        let outcome = queue.of_job(&job.id).cancel(&job.id).await.expect("cancel");
+        assert_eq!(outcome, CancelOutcome::Requested);
+    }
+    let all_heard = eventually(Duration::from_secs(10), || async {
+        stopped.lock().expect("lock").len() == 4
+    })
+    .await;
+    shutdown.cancel();
+    worker.await.expect("worker");
+    assert!(all_heard, "heard: {:?}", stopped.lock().expect("lock"));
+    let cancelled = queue.counts().await.expect("counts").cancelled;
+    assert_eq!(cancelled, 4, "each ended cancelled in its partition");
+}
