@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `just bench [all|queue|api|ws|worker|dashboard]`: agentq's benchmarks next to their references from
+# `just bench [all|queue|api|ws|worker|dashboard|cluster]`: agentq's benchmarks next to their references from
 # ../shared/anchors, run back to back in one command so that every figure is a ratio from the
 # same machine state. Both FLUSHALL the Redis at REDIS_URL (default 127.0.0.1:6379).
 set -euo pipefail
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 which="${1:-all}"
 anchors="${AGENTQ_ANCHORS:-../shared/anchors}"
 out=target/bench
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 mkdir -p "$out"
 
 # ours, theirs, ours, theirs…: the host drifts by tens of percent within minutes, so each of
@@ -45,12 +46,33 @@ bench_dashboard() {
         --out="$out/dashboard.json"
 }
 
+# one Redis node vs a Redis Cluster of 3 masters and 3 replicas on loopback (its own, on ports
+# 7100-7105), the queue in 12 partitions there: enqueue and drain, interleaved
+bench_cluster() {
+    local release runs="${RUNS:-3}" pairs=() cluster
+    release=$(scripts/release-bins.sh)
+    scripts/redis-cluster.sh start 7100
+    cluster=$(scripts/redis-cluster.sh url 7100)
+    for run in $(seq "$runs"); do
+        echo "== run $run/$runs: one node ($REDIS_URL)"
+        AGENTQ_PARTITIONS=1 "$release/queue-bench" run --runs 1 --only enqueue_single,drain_c50 \
+            --out "$out/cluster-one-node-$run.json"
+        echo "== run $run/$runs: cluster ($cluster), 12 partitions"
+        REDIS_URL="$cluster" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
+            --only enqueue_single,drain_c50 --out "$out/cluster-12-$run.json"
+        pairs+=("$out/cluster-one-node-$run.json" "$out/cluster-12-$run.json")
+    done
+    scripts/redis-cluster.sh stop 7100
+    "$release/queue-bench" cluster-compare "${pairs[@]}"
+}
+
 case "$which" in
-    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh; scripts/worker-bench/run.sh; bench_dashboard ;;
+    all) bench_queue; scripts/api-bench/run.sh; scripts/ws-bench/run.sh; scripts/worker-bench/run.sh; bench_dashboard; bench_cluster ;;
     queue) bench_queue ;;
     api) scripts/api-bench/run.sh ;;
     ws) scripts/ws-bench/run.sh ;;
     worker) scripts/worker-bench/run.sh ;;
     dashboard) bench_dashboard ;;
-    *) echo "unknown benchmark '$which' (known: queue, api, ws, worker, dashboard)" >&2; exit 2 ;;
+    cluster) bench_cluster ;;
+    *) echo "unknown benchmark '$which' (known: queue, api, ws, worker, dashboard, cluster)" >&2; exit 2 ;;
 esac

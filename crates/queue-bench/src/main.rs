@@ -6,7 +6,10 @@
 //! `queue-bench worker ...`                    a worker process (started by `run`)
 //! `queue-bench compare OURS BULLMQ BULLMQ_CPU [...]` the table: one triple per interleaved run,
 //! each ratio the median of the pairs' ratios
+//! `queue-bench cluster-compare ONE_NODE CLUSTER [...]` one node vs a Redis Cluster, one pair
+//! of `run` outputs per interleaved run
 
+mod cluster;
 mod compare;
 mod scenarios;
 mod worker;
@@ -19,6 +22,7 @@ fn main() -> ExitCode {
         Some("run") => scenarios::main(&args[1..]),
         Some("worker") => worker::main(&args[1..]),
         Some("compare") => compare::main(&args[1..]),
+        Some("cluster-compare") => cluster::main(&args[1..]),
         _ => Err(
             "usage: queue-bench run [--runs N] [--out FILE] | compare OURS.json BULLMQ.json BULLMQ_REDIS_CPU.json [...]"
                 .into(),
@@ -56,11 +60,18 @@ pub fn now_us() -> u64 {
 }
 
 /// The queue with the seed's job options, as the reference bench uses them, under a name of
-/// its own: the jobs it leaves behind must not land in the queue `just up` runs.
-pub fn bench_queue() -> BenchResult<agentq_queue::Queue> {
+/// its own: the jobs it leaves behind must not land in the queue `just up` runs. In
+/// `AGENTQ_PARTITIONS` partitions (1 unless set), on the Redis or cluster at `REDIS_URL`.
+pub fn bench_queue() -> BenchResult<agentq_queue::Partitions> {
     let redis = agentq_queue::Redis::open(&redis_url())?;
-    Ok(agentq_queue::Queue::new(
+    let partitions: u16 = std::env::var("AGENTQ_PARTITIONS")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(1);
+    Ok(agentq_queue::Partitions::new(
         redis,
         agentq_queue::QueueConfig::named("queue-bench"),
+        partitions,
     ))
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use agentq_domain::Priority;
-use agentq_queue::{NewJob, Queue};
+use agentq_domain::{Priority, ProjectId};
+use agentq_queue::{NewJob, Partitions};
 use serde_json::{Value, json};
 
 use crate::{BenchResult, bench_queue, flag, now_us};
@@ -77,6 +77,11 @@ pub fn main(args: &[String]) -> BenchResult {
         "latency_p50_ms": median("latency", "latency_p50_ms"),
         "latency_p99_ms": median("latency", "latency_p99_ms"),
         "redis_cpu_us_per_job": median("drain_c50", "redis_cpu_us_per_job"),
+        "enqueue_redis_cpu_us_per_job": median("enqueue_single", "redis_cpu_us_per_job"),
+        "drain_max_master_share": median("drain_c50", "max_master_share"),
+        "enqueue_max_master_share": median("enqueue_single", "max_master_share"),
+        "masters": raw.iter().flat_map(|(_, rs)| rs.iter()).find_map(|r| r["masters"].as_u64()),
+        "partitions": queue.count(),
         "redis_cpu_us_per_job_c5": median("drain_c5", "redis_cpu_us_per_job"),
         "consumer_rss_mib": rss,
         "runs": runs,
@@ -99,11 +104,11 @@ enum Scenario {
 }
 
 impl Scenario {
-    async fn run(self, queue: &Queue) -> BenchResult<Value> {
+    async fn run(self, queue: &Partitions) -> BenchResult<Value> {
         flush(queue).await?;
         match self {
             Self::EnqueueBatch => {
-                let jobs = seed_jobs(JOBS);
+                let jobs = seed_jobs(queue, JOBS);
                 let start = Instant::now();
                 for chunk in jobs.chunks(1_000) {
                     queue.enqueue_batch(chunk).await?;
@@ -111,8 +116,9 @@ impl Scenario {
                 Ok(json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()}))
             }
             Self::EnqueueSingle => {
-                let jobs = Arc::new(seed_jobs(JOBS));
+                let jobs = Arc::new(seed_jobs(queue, JOBS));
                 let next = Arc::new(AtomicUsize::new(0));
+                let cpu_before = redis_cpu_seconds(queue).await?;
                 let start = Instant::now();
                 let mut tasks = Vec::new();
                 for _ in 0..IN_FLIGHT {
@@ -127,18 +133,20 @@ impl Scenario {
                 for task in tasks {
                     task.await??;
                 }
-                Ok(json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()}))
+                let jobs_s = JOBS as f64 / start.elapsed().as_secs_f64();
+                let mut result = json!({"jobs_s": jobs_s});
+                cpu_figures(&mut result, &cpu_before, &redis_cpu_seconds(queue).await?);
+                Ok(result)
             }
             Self::Drain(concurrency) => {
-                for chunk in seed_jobs(JOBS).chunks(1_000) {
+                for chunk in seed_jobs(queue, JOBS).chunks(1_000) {
                     queue.enqueue_batch(chunk).await?;
                 }
                 let cpu_before = redis_cpu_seconds(queue).await?;
                 let calls_before = script_calls(queue).await?;
                 let mut result = run_worker_process(concurrency, JOBS, || async { Ok(()) }).await?;
-                let cpu = redis_cpu_seconds(queue).await? - cpu_before;
                 let calls = script_calls(queue).await? - calls_before;
-                result["redis_cpu_us_per_job"] = json!(cpu * 1e6 / JOBS as f64);
+                cpu_figures(&mut result, &cpu_before, &redis_cpu_seconds(queue).await?);
                 result["jobs_per_script_call"] = json!(JOBS as f64 / calls.max(1) as f64);
                 Ok(result)
             }
@@ -185,14 +193,14 @@ where
 
 /// 500 single adds per second for 20 s, on schedule (each add its own task), with the send
 /// time in the payload.
-async fn produce_at_rate(queue: Queue, total: usize) -> BenchResult {
+async fn produce_at_rate(queue: Partitions, total: usize) -> BenchResult {
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE_PER_S));
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
         tick.tick().await;
         let queue = queue.clone();
         tasks.push(tokio::spawn(async move {
-            let job = seed_job(i, Some(now_us()));
+            let job = seed_job(&queue, i, Some(now_us()));
             queue.enqueue(&job).await
         }));
     }
@@ -202,12 +210,13 @@ async fn produce_at_rate(queue: Queue, total: usize) -> BenchResult {
     Ok(())
 }
 
-fn seed_jobs(n: usize) -> Vec<NewJob> {
-    (0..n).map(|i| seed_job(i, None)).collect()
+fn seed_jobs(queue: &Partitions, n: usize) -> Vec<NewJob> {
+    (0..n).map(|i| seed_job(queue, i, None)).collect()
 }
 
-/// The reference bench's payload, ~300 bytes.
-fn seed_job(i: usize, t0: Option<u64>) -> NewJob {
+/// The reference bench's payload, ~300 bytes; the job of one of 100 projects, so that with
+/// partitions the jobs spread over them.
+fn seed_job(queue: &Partitions, i: usize, t0: Option<u64>) -> NewJob {
     let mut payload = json!({
         "taskId": (i % 100) + 1,
         "agentId": (i % 10) + 1,
@@ -220,35 +229,74 @@ fn seed_job(i: usize, t0: Option<u64>) -> NewJob {
     if let Some(t0) = t0 {
         payload["t0"] = json!(t0);
     }
-    NewJob::new(payload.to_string()).priority(Priority::Medium)
+    let mut job = NewJob::new(payload.to_string()).priority(Priority::Medium);
+    job.project = ProjectId::try_from(i as i64 % 100 + 1).ok();
+    job.id = queue.new_job_id(job.project);
+    job
 }
 
-async fn flush(queue: &Queue) -> BenchResult {
+async fn flush(queue: &Partitions) -> BenchResult {
     let mut conn = queue.redis().connection().await?;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await?;
     Ok(())
 }
 
-/// Redis' own CPU time (user + system), from `INFO cpu`.
-async fn redis_cpu_seconds(queue: &Queue) -> BenchResult<f64> {
-    let mut conn = queue.redis().connection().await?;
-    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
-    Ok(info
-        .lines()
-        .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
-        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
-        .sum())
+/// `INFO <section>` of each master: the one node, or each master of a cluster (asked
+/// directly, at the address the slot map gives).
+async fn masters_info(queue: &Partitions, section: &str) -> BenchResult<Vec<String>> {
+    let Some(masters) = queue.placement().await? else {
+        let mut conn = queue.redis().connection().await?;
+        return Ok(vec![
+            redis::cmd("INFO")
+                .arg(section)
+                .query_async(&mut conn)
+                .await?,
+        ]);
+    };
+    let mut infos = Vec::with_capacity(masters.len());
+    for (address, _) in masters {
+        let client = redis::Client::open(format!("redis://{address}"))?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        infos.push(
+            redis::cmd("INFO")
+                .arg(section)
+                .query_async(&mut conn)
+                .await?,
+        );
+    }
+    Ok(infos)
 }
 
-/// Script calls so far (`EVALSHA` and `EVAL`), from `INFO commandstats`.
-async fn script_calls(queue: &Queue) -> BenchResult<u64> {
-    let mut conn = queue.redis().connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await?;
-    Ok(info
-        .lines()
+/// Redis' own CPU time (user + system), from `INFO cpu`, of each master.
+async fn redis_cpu_seconds(queue: &Partitions) -> BenchResult<Vec<f64>> {
+    Ok(masters_info(queue, "cpu")
+        .await?
+        .iter()
+        .map(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+                .sum()
+        })
+        .collect())
+}
+
+/// Adds Redis' CPU per job (all masters together) and the busiest master's share of it.
+fn cpu_figures(result: &mut Value, before: &[f64], after: &[f64]) {
+    let used: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let total: f64 = used.iter().sum();
+    result["redis_cpu_us_per_job"] = json!(total * 1e6 / JOBS as f64);
+    result["masters"] = json!(used.len());
+    result["max_master_share"] = json!(used.iter().copied().fold(0.0, f64::max) / total.max(1e-9));
+    result["master_shares"] = json!(used.iter().map(|u| u / total.max(1e-9)).collect::<Vec<_>>());
+}
+
+/// Script calls so far (`EVALSHA` and `EVAL`), from `INFO commandstats`, over the masters.
+async fn script_calls(queue: &Partitions) -> BenchResult<u64> {
+    Ok(masters_info(queue, "commandstats")
+        .await?
+        .iter()
+        .flat_map(|info| info.lines())
         .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
         .filter_map(|l| {
             l.split("calls=")

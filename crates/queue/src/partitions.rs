@@ -163,6 +163,30 @@ impl Partitions {
         Ok(added)
     }
 
+    /// Queues `jobs`, each in the partition its id names (a batch per partition, sent
+    /// together). Per job, in order: false if a job with its id exists.
+    pub async fn enqueue_batch(&self, jobs: &[NewJob]) -> Result<Vec<bool>> {
+        if self.parts.len() == 1 {
+            return self.home().enqueue_batch(jobs).await;
+        }
+        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (at, job) in jobs.iter().enumerate() {
+            groups.entry(self.index_of(&job.id)).or_default().push(at);
+        }
+        let calls = groups.iter().map(|(&partition, members)| {
+            let batch: Vec<NewJob> = members.iter().map(|&at| jobs[at].clone()).collect();
+            async move { (members, self.parts[partition].enqueue_batch(&batch).await) }
+        });
+        let mut added = vec![false; jobs.len()];
+        for (members, result) in join_all(calls).await {
+            for (&at, was_added) in members.iter().zip(result?) {
+                added[at] = was_added;
+            }
+        }
+        self.wake_idle_worker().await;
+        Ok(added)
+    }
+
     /// Queues a failed job again (see [`Queue::retry`]).
     pub async fn retry(&self, id: &JobId) -> Result<crate::RetryOutcome> {
         let outcome = self.of_job(id).retry(id).await?;
