@@ -67,13 +67,16 @@ pub async fn run(
     if settings.skip_agents {
         tracing::warn!("AGENTQ_BENCH_SKIP_AGENTS=1: jobs complete WITHOUT running their agents");
     }
-    // a recorder per partition, each under a lock of its own: any worker may lead any of them
+    // a recorder per partition, each under a lock of its own: any worker may lead any of them,
+    // each worker about its share
+    let share = recorder::RecorderShare::of(&queue);
     let recorders: Vec<_> = queue
         .all()
         .iter()
         .map(|partition| {
-            tokio::spawn(recorder::run_recorder(
+            tokio::spawn(recorder::run_partition_recorder(
                 partition.clone(),
+                share.clone(),
                 db.clone(),
                 settings.worker_id.clone(),
                 shutdown.clone(),

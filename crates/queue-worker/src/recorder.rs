@@ -2,9 +2,10 @@
 //! the stream's consumer group, acknowledging an event only after its SQL write. A database
 //! outage delays records and loses none: unacknowledged events are read again.
 //!
-//! One recorder writes at a time (under a Redis lock): the store applies an event only if it is
-//! later than the last one applied, so two recorders racing would drop the earlier event's
-//! fields (a job's `started_at`, say).
+//! One recorder writes at a time per partition (under a Redis lock of the partition's): the
+//! store applies an event only if it is later than the last one applied, so two recorders
+//! racing would drop the earlier event's fields (a job's `started_at`, say). A job's events
+//! are all in its partition's stream, so recorders of different partitions never race.
 //!
 //! No event can stop recording: a write that fails for a passing reason (the database is down,
 //! busy, a deadlock) is retried with backoff, while one that can never go through (a value too
@@ -12,11 +13,13 @@
 //! (the job still ends `completed` or `failed`, `last_error` says why), or, if even that is
 //! refused, skipped. Either way it is counted, logged once and acknowledged.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agentq_domain::bounded;
 use agentq_domain::{Backoff, JobId};
-use agentq_queue::{JobEvent, Queue, QueueEvent, RecorderGroup};
+use agentq_queue::{JobEvent, Partitions, Queue, QueueEvent, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobTransition, StoreError, TransitionOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -216,11 +219,86 @@ async fn record_batch(db: &Db, events: &[QueueEvent], shutdown: &CancellationTok
     }
 }
 
+/// The recorders of a queue's partitions that one worker leads: with several partitions and
+/// several workers, a worker leads no more than its share (partitions ÷ live workers, rounded
+/// up) and gives back what it holds beyond it, so the recording spreads over the workers.
+#[derive(Debug, Clone)]
+pub struct RecorderShare {
+    leading: Arc<AtomicUsize>,
+    partitions: usize,
+    /// Where the worker registry is (the home partition).
+    registry: Option<Queue>,
+}
+
+impl RecorderShare {
+    /// One recorder alone: it always may lead.
+    pub fn alone() -> Self {
+        Self {
+            leading: Arc::default(),
+            partitions: 1,
+            registry: None,
+        }
+    }
+
+    /// The share of one worker among `queue`'s partitions.
+    pub fn of(queue: &Partitions) -> Self {
+        Self {
+            leading: Arc::default(),
+            partitions: queue.count(),
+            registry: Some(queue.home().clone()),
+        }
+    }
+
+    /// How many recorders this worker should lead at most now.
+    async fn fair(&self) -> usize {
+        let Some(registry) = self.registry.as_ref().filter(|_| self.partitions > 1) else {
+            return usize::MAX;
+        };
+        let live = registry.live_workers().await.map_or(1, |w| w.len()).max(1);
+        self.partitions.div_ceil(live)
+    }
+
+    async fn may_take_another(&self) -> bool {
+        self.leading.load(Ordering::Relaxed) < self.fair().await
+    }
+
+    async fn holds_too_many(&self) -> bool {
+        self.leading.load(Ordering::Relaxed) > self.fair().await
+    }
+}
+
+/// Counts a lead while it lives.
+struct Leading<'a>(&'a AtomicUsize);
+
+impl<'a> Leading<'a> {
+    fn start(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Runs the recorder until `shutdown`: waits for the lock, then records and acknowledges.
 pub async fn run_recorder(queue: Queue, db: Db, consumer: String, shutdown: CancellationToken) {
+    run_partition_recorder(queue, RecorderShare::alone(), db, consumer, shutdown).await;
+}
+
+/// Runs the recorder of one partition until `shutdown`, leading it only within `share`.
+pub async fn run_partition_recorder(
+    queue: Queue,
+    share: RecorderShare,
+    db: Db,
+    consumer: String,
+    shutdown: CancellationToken,
+) {
     let mut failures = 0;
     while !shutdown.is_cancelled() {
-        match record_while_leader(&queue, &db, &consumer, &shutdown).await {
+        match record_while_leader(&queue, &share, &db, &consumer, &shutdown).await {
             Ok(()) => failures = 0,
             Err(err) => {
                 failures += 1;
@@ -242,13 +320,15 @@ pub async fn run_recorder(queue: Queue, db: Db, consumer: String, shutdown: Canc
 
 async fn record_while_leader(
     queue: &Queue,
+    share: &RecorderShare,
     db: &Db,
     consumer: &str,
     shutdown: &CancellationToken,
 ) -> agentq_queue::Result<()> {
-    if !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
+    if !share.may_take_another().await || !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
         return Ok(());
     }
+    let _leading = Leading::start(&share.leading);
     let group = queue.recorder_group(RecorderGroup::DEFAULT_NAME).await?;
     let mut conn = queue.redis().blocking_connection(BLOCK).await?;
     // What an earlier leader (this one, or one killed mid-batch) read but did not acknowledge
@@ -264,6 +344,11 @@ async fn record_while_leader(
             return Ok(());
         }
         if renewed.elapsed() > LOCK_TTL / 3 {
+            if share.holds_too_many().await {
+                // another worker takes this partition on its next try
+                queue.unlock(LOCK_NAME, consumer).await?;
+                return Ok(());
+            }
             if !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
                 return Ok(());
             }

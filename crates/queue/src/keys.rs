@@ -1,5 +1,6 @@
-//! Every Redis key of a queue. All of them share the hash tag `{<queue>}`, so one queue lives
-//! in one Redis Cluster slot and its scripts may touch any of them.
+//! Every Redis key of a queue. All of them share the hash tag `{<queue>}`, so one queue (or
+//! one partition of a queue: [`crate::Partitions`]) lives in one Redis Cluster slot and its
+//! scripts may touch any of them.
 
 use agentq_domain::{AgentId, JobId, UserId};
 

@@ -48,7 +48,8 @@ use scripts::Scripts;
 
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
-/// One named queue on one Redis. Cheap to clone: clones share the connection.
+/// One named queue, or one partition of a queue ([`Partitions`]), on one Redis node or a
+/// cluster. Cheap to clone: clones share the connection.
 #[derive(Debug, Clone)]
 pub struct Queue {
     redis: Redis,
@@ -71,7 +72,7 @@ impl Queue {
     }
 
     /// A handle that shares everything but the enqueue task (which must not keep itself alive).
-    fn without_enqueuer(&self) -> Self {
+    pub(crate) fn without_enqueuer(&self) -> Self {
         Self {
             enqueuer: Arc::default(),
             ..self.clone()

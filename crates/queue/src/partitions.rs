@@ -21,12 +21,13 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agentq_domain::{JobId, ProjectId};
 use futures_util::future::join_all;
+use tokio::sync::mpsc;
 
 use crate::control::CancelRequests;
 use crate::{
@@ -49,6 +50,8 @@ pub struct Partitions {
     /// Which partition a lease looks at first; it moves on with every lease, so that every
     /// partition is looked at in turn and none starves.
     turn: Arc<AtomicUsize>,
+    /// Asks the task that wakes idle workers (started by the first wake-up) for one more.
+    waker: Arc<OnceLock<mpsc::Sender<()>>>,
 }
 
 /// What one partition holds for a worker choosing where to lease.
@@ -102,6 +105,7 @@ impl Partitions {
             parts: parts.into(),
             // a random start, so that workers do not all look at the same partitions together
             turn: Arc::new(AtomicUsize::new(RandomState::new().hash_one(0u8) as usize)),
+            waker: Arc::default(),
         }
     }
 
@@ -159,7 +163,7 @@ impl Partitions {
     /// Queues `job` in the partition its id names. Returns false if a job with its id exists.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
         let added = self.of_job(&job.id).enqueue(job).await?;
-        self.wake_idle_worker().await;
+        self.wake_idle_worker();
         Ok(added)
     }
 
@@ -183,26 +187,41 @@ impl Partitions {
                 added[at] = was_added;
             }
         }
-        self.wake_idle_worker().await;
+        self.wake_idle_worker();
         Ok(added)
     }
 
     /// Queues a failed job again (see [`Queue::retry`]).
     pub async fn retry(&self, id: &JobId) -> Result<crate::RetryOutcome> {
         let outcome = self.of_job(id).retry(id).await?;
-        self.wake_idle_worker().await;
+        self.wake_idle_worker();
         Ok(outcome)
     }
 
     /// With many partitions, idle workers block on the home partition's marker only (one
     /// blocking command cannot wait on keys of several slots), so work that arrives elsewhere
-    /// wakes them there. Best effort: an idle worker looks again within its idle poll anyway.
-    async fn wake_idle_worker(&self) {
-        if self.parts.len() > 1
-            && let Err(err) = self.home().wake().await
-        {
-            tracing::debug!(error = %err, "could not wake an idle worker");
+    /// wakes them there. A task of its own does it, after the work is in: wake-ups asked for
+    /// while one is under way become one more, not one each. Best effort: an idle worker
+    /// looks again within its idle poll anyway.
+    fn wake_idle_worker(&self) {
+        if self.parts.len() == 1 {
+            return;
         }
+        let waker = self.waker.get_or_init(|| {
+            let (wake, mut asked) = mpsc::channel::<()>(1);
+            // without the enqueue task: the waker must not keep it alive
+            let home = self.home().without_enqueuer();
+            tokio::spawn(async move {
+                while asked.recv().await.is_some() {
+                    if let Err(err) = home.wake().await {
+                        tracing::debug!(error = %err, "could not wake an idle worker");
+                    }
+                }
+            });
+            wake
+        });
+        // full: a wake-up is due already
+        let _ = waker.try_send(());
     }
 
     /// Every partition's counts, added up.
@@ -295,8 +314,7 @@ impl Partitions {
         merged.unreported.sort_unstable();
         // a full batch may leave more waiting: another idle worker may take it
         if fetch > 0 && merged.leased.len() == fetch {
-            let home = self.home().clone();
-            tokio::spawn(async move { home.wake().await });
+            self.wake_idle_worker();
         }
         Ok(merged)
     }
@@ -464,6 +482,7 @@ impl From<Queue> for Partitions {
             name: Arc::from(queue.config().name.as_str()),
             parts: vec![queue].into(),
             turn: Arc::default(),
+            waker: Arc::default(),
         }
     }
 }
