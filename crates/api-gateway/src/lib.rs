@@ -39,8 +39,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let mut queue_config = QueueConfig::named(settings.core.queue.clone());
     queue_config.max_attempts = settings.core.attempts;
     queue_config.backoff.base = settings.core.backoff_base;
+    let queue = Partitions::new(redis, queue_config, settings.core.partitions);
+    queue.check_count().await?;
     Ok(AppState {
-        queue: Partitions::new(redis, queue_config, settings.core.partitions),
+        queue,
         jwt: Jwt::new(settings.jwt_secret.expose()),
         secrets: SecretBox::new(settings.secret_key.expose()),
         login_limits: LoginLimits::default(),

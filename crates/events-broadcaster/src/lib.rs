@@ -85,6 +85,7 @@ pub async fn run(
         QueueConfig::named(settings.core.queue.clone()),
         settings.core.partitions,
     );
+    queue.check_count().await?;
     // live delivery starts after the newest events now; older ones are for resuming clients
     let start = queue.newest_position().await?;
     let hub = Arc::new(Hub::starting_after(start.clone()));

@@ -38,6 +38,7 @@ pub async fn run(
     config.backoff.base = core.backoff_base;
     let redis = Redis::open(core.redis_url.expose())?;
     let queue = Partitions::new(redis, config, core.partitions);
+    queue.check_count().await?;
     observe::check_redis(&queue).await;
     queue.check_placement().await;
     if let Some(listener) = metrics {

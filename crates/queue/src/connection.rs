@@ -9,8 +9,9 @@
 //! (`BLPOP`, `XREAD BLOCK`) get connections of their own, since they would stall the shared
 //! one.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_redis::{Manager, Pool};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -31,11 +32,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a write waits for a replica's acknowledgement (`WAIT`) before going on without it.
 const REPLICA_ACK_TIMEOUT_MS: u64 = 100;
+/// After a master's replicas let a `WAIT` time out, how long its writes are not waited for:
+/// a master without a live replica cannot fail over either, and waiting out the timeout on
+/// every write would stall the queue.
+const NO_REPLICA_BACKOFF: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Redis {
     target: Arc<Target>,
     shared: Arc<Mutex<Option<Connection>>>,
+    /// Per hash tag, until when writes are not waited for ([`NO_REPLICA_BACKOFF`]).
+    unreplicated: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
 }
 
 enum Target {
@@ -130,6 +137,7 @@ impl Redis {
         Ok(Self {
             target: Arc::new(target),
             shared: Arc::new(Mutex::new(None)),
+            unreplicated: Arc::default(),
         })
     }
 
@@ -183,10 +191,19 @@ impl Redis {
 
     /// On a cluster, waits until a replica of the master holding `key` has the writes made
     /// so far (`WAIT`), so that a failover right after cannot undo a lease or an outcome the
-    /// caller is about to act on. Without a replica in time it goes on: a master with no
-    /// live replica cannot fail over either. One node: nothing to wait for.
+    /// caller is about to act on. Without a replica in time it goes on, and does not wait for
+    /// that master again for a while: a master with no live replica cannot fail over either.
+    /// One node: nothing to wait for.
     pub(crate) async fn replicated(&self, key: &str) -> Result<()> {
         if !self.is_cluster() {
+            return Ok(());
+        }
+        let tag = hash_tag(key);
+        let now = Instant::now();
+        if let Ok(skip) = self.unreplicated.lock()
+            && skip.get(tag).is_some_and(|until| now < *until)
+        {
+            metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
             return Ok(());
         }
         let mut pipe = redis::pipe();
@@ -202,6 +219,13 @@ impl Redis {
             .await?;
         if acked == 0 {
             metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
+            tracing::warn!(
+                key = tag,
+                "no replica acknowledged a write in time: writes there are not waited for for 5 s"
+            );
+            if let Ok(mut skip) = self.unreplicated.lock() {
+                skip.insert(tag.to_owned(), Instant::now() + NO_REPLICA_BACKOFF);
+            }
         }
         Ok(())
     }
@@ -290,6 +314,16 @@ impl Redis {
     }
 }
 
+/// A key's hash tag (what its cluster slot is computed from): the part between the first `{`
+/// and the next `}`, or the whole key.
+fn hash_tag(key: &str) -> &str {
+    key.split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(tag, _)| tag)
+        .filter(|tag| !tag.is_empty())
+        .unwrap_or(key)
+}
+
 fn cluster_client(seeds: &[ConnectionInfo], response_timeout: Duration) -> Result<ClusterClient> {
     Ok(ClusterClientBuilder::new(seeds.to_vec())
         .connection_timeout(CONNECT_TIMEOUT)
@@ -344,6 +378,13 @@ mod tests {
         assert_eq!(seeds[1].addr().to_string(), "10.0.0.2:7001");
         assert_eq!(seeds[0].redis_settings().password(), Some("pw"));
         assert_eq!(seeds[1].redis_settings().username(), Some("user"));
+    }
+
+    #[test]
+    fn a_hash_tag_is_what_the_slot_is_computed_from() {
+        assert_eq!(hash_tag("aq:{agent-execution#3}:wait"), "agent-execution#3");
+        assert_eq!(hash_tag("plain"), "plain");
+        assert_eq!(hash_tag("a{}b"), "a{}b");
     }
 
     #[test]

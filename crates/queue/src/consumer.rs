@@ -6,11 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::connection::Connection;
 use agentq_domain::{JobId, Priority, ProjectId, TaskId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::connection::Connection;
 use crate::{Queue, QueueError, Result};
 
 /// The fencing token of one lease: each lease of a job gets a higher one, and only the
@@ -245,9 +245,7 @@ impl Queue {
             .await?;
         Ok(woke.is_some())
     }
-}
 
-impl Queue {
     /// Wakes an idle worker blocked in [`Queue::wait_for_work`] (the marker holds at most one
     /// element: one wake-up is as good as many).
     pub async fn wake(&self) -> Result<()> {

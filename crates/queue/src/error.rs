@@ -13,6 +13,9 @@ pub enum QueueError {
     /// Redis answered something this crate did not write: a bug or foreign data in our keys.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+    /// This process's settings disagree with what the queue in Redis was made with.
+    #[error("{0}")]
+    Settings(String),
 }
 
 impl QueueError {
@@ -31,7 +34,7 @@ impl QueueError {
             }
             // a coalesced call failed as a whole: its reply, not its request, may be what failed
             Self::Batch(_) | Self::Protocol(_) => true,
-            Self::Pool(_) => false,
+            Self::Pool(_) | Self::Settings(_) => false,
         }
     }
 
@@ -46,7 +49,7 @@ impl QueueError {
                     || err.is_unrecoverable_error()
             }
             Self::Pool(_) => true,
-            Self::Batch(_) | Self::Protocol(_) => false,
+            Self::Batch(_) | Self::Protocol(_) | Self::Settings(_) => false,
         }
     }
 }

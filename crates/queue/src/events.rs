@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::connection::Connection;
 use agentq_domain::{JobEventKind, JobId, ProjectId, TaskId};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 
+use crate::connection::Connection;
 use crate::consumer::millis;
 use crate::job_event::JobEvent;
 use crate::{EventId, Queue, QueueError, Result};

@@ -112,6 +112,13 @@ impl Keys {
         self.key(&format!("agent:{agent}:slots"))
     }
 
+    /// String: how many partitions the queue of this name has ([`crate::Partitions`]), written
+    /// by the first binary to start; the key of the queue's own name whatever the count, so
+    /// that binaries that disagree find each other.
+    pub fn partition_count(&self) -> String {
+        self.key("partitions")
+    }
+
     /// Pub/sub channel: the id of an active job whose cancel was requested.
     pub fn control_channel(&self) -> String {
         self.key("control")
@@ -140,6 +147,7 @@ mod tests {
             keys.order(),
             keys.stats(),
             keys.control_channel(),
+            keys.partition_count(),
             keys.lock("recorder"),
             keys.workers(),
             keys.worker("w1"),

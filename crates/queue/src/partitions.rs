@@ -22,8 +22,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use agentq_domain::{JobId, ProjectId};
 use futures_util::future::join_all;
@@ -41,6 +41,13 @@ const SLOTS: usize = 16_384;
 pub const MAX_PARTITIONS: u16 = 256;
 /// How many partitions a lease looks at before choosing (the one in turn and two more).
 const SAMPLE: usize = 3;
+/// A worker keeps leasing from the partition it chose while that partition fills whole
+/// batches, for at most this long, then looks around again: one look serves many leases
+/// (looking costs Redis a script call per partition looked at), and a better priority
+/// elsewhere waits at most this long.
+const STICK_FOR: Duration = Duration::from_millis(100);
+/// The least time between two wake-ups of idle workers from one process.
+const WAKE_SPACING: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone)]
 pub struct Partitions {
@@ -52,6 +59,8 @@ pub struct Partitions {
     turn: Arc<AtomicUsize>,
     /// Asks the task that wakes idle workers (started by the first wake-up) for one more.
     waker: Arc<OnceLock<mpsc::Sender<()>>>,
+    /// The partition leases stick to, and until when ([`STICK_FOR`]).
+    stick: Arc<Mutex<Option<(usize, Instant)>>>,
 }
 
 /// What one partition holds for a worker choosing where to lease.
@@ -106,6 +115,7 @@ impl Partitions {
             // a random start, so that workers do not all look at the same partitions together
             turn: Arc::new(AtomicUsize::new(RandomState::new().hash_one(0u8) as usize)),
             waker: Arc::default(),
+            stick: Arc::default(),
         }
     }
 
@@ -216,6 +226,8 @@ impl Partitions {
                     if let Err(err) = home.wake().await {
                         tracing::debug!(error = %err, "could not wake an idle worker");
                     }
+                    // at most one wake-up a millisecond: under load nobody is idle anyway
+                    tokio::time::sleep(WAKE_SPACING).await;
                 }
             });
             wake
@@ -260,10 +272,11 @@ impl Partitions {
         for (at, done) in finished.iter().enumerate() {
             groups.entry(self.index_of(&done.id)).or_default().push(at);
         }
-        let (wants, idle_wake) = if fetch > 0 {
-            self.allocate(fetch).await?
-        } else {
-            (HashMap::new(), None)
+        let stuck = self.stuck_to();
+        let (wants, idle_wake) = match (fetch, stuck) {
+            (0, _) => (HashMap::new(), None),
+            (_, Some(partition)) => (HashMap::from([(partition, fetch)]), None),
+            (_, None) => self.allocate(fetch).await?,
         };
         for partition in wants.keys() {
             groups.entry(*partition).or_default();
@@ -289,9 +302,13 @@ impl Partitions {
         let mut reached = 0;
         for (partition, result) in results {
             let members = &groups[&partition];
+            let want = wants.get(&partition).copied().unwrap_or(0);
             match result {
                 Ok(part) => {
                     reached += 1;
+                    if want > 0 {
+                        self.stick_after(partition, part.leased.len() == fetch, stuck.is_some());
+                    }
                     merged.leased.extend(part.leased);
                     for (&at, recorded) in members.iter().zip(part.recorded) {
                         merged.recorded[at] = recorded;
@@ -317,6 +334,36 @@ impl Partitions {
             self.wake_idle_worker();
         }
         Ok(merged)
+    }
+
+    /// The partition leases stick to now, if any.
+    fn stuck_to(&self) -> Option<usize> {
+        let mut stick = self.stick.lock().ok()?;
+        match *stick {
+            Some((partition, until)) if Instant::now() < until => Some(partition),
+            _ => {
+                *stick = None;
+                None
+            }
+        }
+    }
+
+    /// After leasing from `partition`: a whole batch from it alone means more may wait there,
+    /// so leases stick to it (from now, when it was newly chosen); less means it is drained
+    /// for now.
+    fn stick_after(&self, partition: usize, filled: bool, was_stuck: bool) {
+        let Ok(mut stick) = self.stick.lock() else {
+            return;
+        };
+        match (filled, was_stuck) {
+            (true, false) => *stick = Some((partition, Instant::now() + STICK_FOR)),
+            (true, true) => {}
+            (false, _) => {
+                if stick.is_some_and(|(stuck, _)| stuck == partition) {
+                    *stick = None;
+                }
+            }
+        }
     }
 
     /// How many jobs to lease from which partitions: from the best of the partition in turn
@@ -450,6 +497,41 @@ impl Partitions {
         Ok(Some(placement))
     }
 
+    /// Records the partition count in Redis if none is (the first binary to start), and
+    /// refuses a different one: binaries that disagree would look for jobs where they are not
+    /// (an id names its partition by the count it was made with). Only a disagreement is an
+    /// error; a Redis that does not answer yet is told in a warning (the binaries start
+    /// without Redis and connect when it is there).
+    pub async fn check_count(&self) -> Result<()> {
+        let key = crate::Keys::new(&self.name).partition_count();
+        let count = self.parts.len();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(&key)
+            .arg(count)
+            .arg("NX")
+            .ignore()
+            .get(&key);
+        let recorded: std::result::Result<(Option<String>,), QueueError> = self
+            .redis()
+            .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
+            .await;
+        match recorded {
+            Ok((Some(recorded),)) if recorded != count.to_string() => {
+                Err(QueueError::Settings(format!(
+                    "AGENTQ_PARTITIONS is {count} but queue {:?} has {recorded} partitions in \
+                     Redis: set it to {recorded} (changing it needs an empty queue)",
+                    self.name
+                )))
+            }
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot check the queue's partition count yet");
+                Ok(())
+            }
+        }
+    }
+
     /// Logs where the partitions are, and warns when the masters' shares are uneven (more
     /// than 10 % off an even share), which caps the throughput at the busiest master's.
     pub async fn check_placement(&self) {
@@ -483,6 +565,7 @@ impl From<Queue> for Partitions {
             parts: vec![queue].into(),
             turn: Arc::default(),
             waker: Arc::default(),
+            stick: Arc::default(),
         }
     }
 }

@@ -102,8 +102,8 @@ impl Queue {
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
             .await?;
-        // on a cluster, a job the caller is told is queued is on a replica too
-        self.redis.replicated(&keys.wait()).await?;
+        // Not waited onto a replica (as leases are): the gateway writes the SQL row first, and
+        // the reconciler re-creates a job that a failover (or a single node's crash) lost.
         Ok(added.into_iter().map(|flag| flag == 1).collect())
     }
 }

@@ -115,3 +115,77 @@ async fn a_gap_is_reported_not_hidden() {
     // then what the stream still holds
     assert_eq!(back.events(2).await.len(), 2);
 }
+
+/// With the queue in partitions, an event's id names a place in every partition's stream: a
+/// client resuming from one id gets exactly what it missed in all of them, then live events.
+#[tokio::test]
+async fn with_partitions_one_event_id_resumes_every_partition_exactly() {
+    let h = Harness::new().await;
+    let queue = agentq_queue::Partitions::new(
+        agentq_queue::Redis::open(
+            &std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        )
+        .expect("redis"),
+        h.queue.config().clone(),
+        3,
+    );
+    let b = h.spawn(&[("AGENTQ_PARTITIONS", "3")]).await;
+    // projects 1, 2 and 3 are in partitions 1, 2 and 0
+    let enqueue = |project: i64| {
+        let queue = queue.clone();
+        async move {
+            let mut job = agentq_queue::NewJob::new("{}");
+            job.project = Some(agentq_domain::ProjectId::try_from(project).expect("id"));
+            job.id = queue.new_job_id(job.project);
+            queue.enqueue(&job).await.expect("enqueue");
+            json!(job.id.to_string())
+        }
+    };
+    let mut client = b.connect(&h.token(&h.admin)).await;
+    client.subscribe("notifications").await;
+    let mut first = Vec::new();
+    for project in 1..=3 {
+        first.push(enqueue(project).await);
+    }
+    // each partition's stream has its own reader: across partitions, any order
+    let key = |id: &Value| id.as_str().unwrap_or_default().to_owned();
+    let seen = client.events(3).await;
+    let mut seen_jobs = job_ids(&seen);
+    seen_jobs.sort_by_key(key);
+    first.sort_by_key(key);
+    assert_eq!(seen_jobs, first);
+    let last_id = seen[2]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        last_id.split('.').count(),
+        3,
+        "one stream id per partition: {last_id}"
+    );
+    drop(client);
+
+    let mut missed = Vec::new();
+    for project in [3, 1, 2, 2, 1, 3] {
+        missed.push(enqueue(project).await);
+    }
+    let mut back = b.connect(&h.token(&h.admin)).await;
+    back.send(json!({"type": "subscribe", "room": "notifications", "lastEventId": last_id}))
+        .await;
+    assert_eq!(back.next().await["type"], "subscribed");
+    let mut replayed = job_ids(&back.events(6).await);
+    let live = enqueue(2).await;
+    assert_eq!(job_ids(&back.events(1).await), [live]);
+    assert!(
+        back.quiet_for(std::time::Duration::from_millis(200)).await,
+        "nothing twice"
+    );
+    // partition by partition: the same jobs
+    replayed.sort_by_key(key);
+    missed.sort_by_key(key);
+    assert_eq!(replayed, missed);
+
+    // an id of another shape is refused
+    back.send(
+        json!({"type": "subscribe", "room": "notifications", "lastEventId": "1764220000000-0"}),
+    )
+    .await;
+    assert_eq!(back.next().await["code"], "bad_event_id");
+}

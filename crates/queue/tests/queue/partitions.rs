@@ -159,3 +159,21 @@ async fn a_running_job_of_any_partition_hears_its_cancel() {
     let cancelled = queue.counts().await.expect("counts").cancelled;
     assert_eq!(cancelled, 4, "each ended cancelled in its partition");
 }
+
+#[tokio::test]
+async fn binaries_that_disagree_on_the_partition_count_are_refused() {
+    let config = config();
+    let redis = Redis::open(&redis_url()).expect("url");
+    let four = Partitions::new(redis.clone(), config.clone(), 4);
+    four.check_count()
+        .await
+        .expect("the first to start records its count");
+    four.check_count().await.expect("the same count again");
+    let one = Partitions::new(redis, config, 1);
+    let err = one.check_count().await.expect_err("another count");
+    assert!(
+        err.to_string().contains("AGENTQ_PARTITIONS is 1 but queue")
+            && err.to_string().contains("has 4 partitions"),
+        "{err}"
+    );
+}
