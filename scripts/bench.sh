@@ -47,23 +47,30 @@ bench_dashboard() {
 }
 
 # one Redis node vs a Redis Cluster of 3 masters and 3 replicas on loopback (its own, on ports
-# 7100-7105), the queue in 12 partitions there: enqueue and drain, interleaved
+# 7100-7105), the queue in 12 partitions there, and the same cluster without replicas (ports
+# 7200-7202: what replication costs): enqueue and drain, interleaved
 bench_cluster() {
-    local release runs="${RUNS:-3}" pairs=() cluster
+    local release runs="${RUNS:-3}" triples=() cluster bare
     release=$(scripts/release-bins.sh)
-    scripts/redis-cluster.sh start 7100
-    cluster=$(scripts/redis-cluster.sh url 7100)
+    scripts/redis-cluster.sh start 7100 1
+    scripts/redis-cluster.sh start 7200 0
+    cluster=$(scripts/redis-cluster.sh url 7100 1)
+    bare=$(scripts/redis-cluster.sh url 7200 0)
     for run in $(seq "$runs"); do
         echo "== run $run/$runs: one node ($REDIS_URL)"
         AGENTQ_PARTITIONS=1 "$release/queue-bench" run --runs 1 --only enqueue_single,drain_c50 \
             --out "$out/cluster-one-node-$run.json"
-        echo "== run $run/$runs: cluster ($cluster), 12 partitions"
+        echo "== run $run/$runs: cluster with replicas ($cluster), 12 partitions"
         REDIS_URL="$cluster" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
             --only enqueue_single,drain_c50 --out "$out/cluster-12-$run.json"
-        pairs+=("$out/cluster-one-node-$run.json" "$out/cluster-12-$run.json")
+        echo "== run $run/$runs: cluster without replicas ($bare), 12 partitions"
+        REDIS_URL="$bare" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
+            --only enqueue_single,drain_c50 --out "$out/cluster-12-bare-$run.json"
+        triples+=("$out/cluster-one-node-$run.json" "$out/cluster-12-$run.json" "$out/cluster-12-bare-$run.json")
     done
-    scripts/redis-cluster.sh stop 7100
-    "$release/queue-bench" cluster-compare "${pairs[@]}"
+    scripts/redis-cluster.sh stop 7100 1
+    scripts/redis-cluster.sh stop 7200 0
+    "$release/queue-bench" cluster-compare "${triples[@]}"
 }
 
 case "$which" in

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# A Redis Cluster on loopback for tests and benchmarks: 3 masters and 3 replicas of
-# `redis-server --cluster-enabled yes`, created with `redis-cli --cluster create`.
+# A Redis Cluster on loopback for tests and benchmarks: 3 masters, each with one replica
+# (or as many as the third argument says), of `redis-server --cluster-enabled yes`, created
+# with `redis-cli --cluster create`.
 #
-#   scripts/redis-cluster.sh start [base port]   start it (nothing to do if it already answers)
-#   scripts/redis-cluster.sh url [base port]     print its REDIS_URL
-#   scripts/redis-cluster.sh stop [base port]    shut it down
+#   scripts/redis-cluster.sh start [base port] [replicas]  start it (nothing to do if it answers)
+#   scripts/redis-cluster.sh url [base port] [replicas]    print its REDIS_URL
+#   scripts/redis-cluster.sh stop [base port] [replicas]   shut it down
 #
-# Nodes listen on base..base+5 (default 7000); their files live under $TMPDIR.
+# Nodes listen on base, base+1, … (default 7000); their files live under $TMPDIR.
 set -euo pipefail
 
 command=${1:-start}
 base=${2:-${AGENTQ_CLUSTER_BASE_PORT:-7000}}
-ports=$(seq "$base" $((base + 5)))
+replicas=${3:-1}
+ports=$(seq "$base" $((base + 3 * (1 + replicas) - 1)))
 dir="${TMPDIR:-/tmp}/agentq-redis-cluster-$base"
 
 url() {
@@ -54,7 +56,7 @@ start)
     nodes=""
     for port in $ports; do nodes="$nodes 127.0.0.1:$port"; done
     # shellcheck disable=SC2086
-    redis-cli --cluster create $nodes --cluster-replicas 1 --cluster-yes >"$dir/create.log"
+    redis-cli --cluster create $nodes --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log"
     for _ in $(seq 200); do
         healthy && exit 0
         sleep 0.1

@@ -1,6 +1,7 @@
-//! `queue-bench cluster-compare ONE_NODE CLUSTER [...]`: the table of `just bench cluster`, one
-//! pair of `queue-bench run` outputs per interleaved run (one node, then the cluster). Each
-//! ratio is the median of the pairs' ratios.
+//! `queue-bench cluster-compare ONE_NODE CLUSTER BARE_CLUSTER [...]`: the table of `just bench
+//! cluster`, one triple of `queue-bench run` outputs per interleaved run (one node, the cluster
+//! with replicas, the same without replicas: what replication costs). Each ratio is the median
+//! of the runs' ratios against the one node beside them.
 //!
 //! This machine has fewer cores than a cluster has masters, so the measured jobs/s cannot show
 //! what the cluster adds. What can be measured is Redis' CPU per job (all masters together)
@@ -12,43 +13,47 @@ use serde_json::Value;
 
 use crate::BenchResult;
 
-struct Pair {
+struct Run {
     single: Value,
     cluster: Value,
+    bare: Value,
 }
 
 pub fn main(args: &[String]) -> BenchResult {
-    if args.is_empty() || !args.len().is_multiple_of(2) {
+    if args.is_empty() || !args.len().is_multiple_of(3) {
         return Err(
-            "usage: queue-bench cluster-compare ONE_NODE.json CLUSTER.json [...]: one pair per \
-             interleaved run"
+            "usage: queue-bench cluster-compare ONE_NODE.json CLUSTER.json BARE_CLUSTER.json \
+             [...]: one triple per interleaved run"
                 .into(),
         );
     }
     let read = |path: &String| -> BenchResult<Value> {
         Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
     };
-    let pairs = args
-        .chunks(2)
-        .map(|pair| {
-            Ok(Pair {
-                single: read(&pair[0])?,
-                cluster: read(&pair[1])?,
+    let runs = args
+        .chunks(3)
+        .map(|run| {
+            Ok(Run {
+                single: read(&run[0])?,
+                cluster: read(&run[1])?,
+                bare: read(&run[2])?,
             })
         })
         .collect::<BenchResult<Vec<_>>>()?;
-    let first = &pairs[0].cluster;
+    let first = &runs[0].cluster;
     println!(
-        "one Redis node vs a Redis Cluster of {} masters, the queue in {} partitions ({} interleaved pairs)",
+        "one Redis node vs a Redis Cluster of {} masters with a replica each, and without, the \
+         queue in {} partitions ({} interleaved runs)",
         first["masters"],
         first["partitions"],
-        pairs.len()
+        runs.len()
     );
     println!();
     println!(
-        "| figure | one node (median) | cluster (median) | cluster ÷ one node (median of pairs; range) |"
+        "| figure | one node | cluster | cluster ÷ one node (median of runs; range) | cluster \
+         without replicas | its ÷ one node |"
     );
-    println!("| --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- |");
     for (label, key) in [
         (
             "enqueue, 64 in flight: jobs/s (measured)",
@@ -67,7 +72,7 @@ pub fn main(args: &[String]) -> BenchResult {
             "redis_cpu_us_per_job",
         ),
     ] {
-        row(label, &pairs, |v| v[key].as_f64());
+        row(label, &runs, |v| v[key].as_f64());
     }
     for (label, key) in [
         (
@@ -79,7 +84,7 @@ pub fn main(args: &[String]) -> BenchResult {
             "drain_max_master_share",
         ),
     ] {
-        row(label, &pairs, |v| v[key].as_f64());
+        row(label, &runs, |v| v[key].as_f64());
     }
     // what Redis alone could serve with a core per master: the busiest master is the cap
     for (label, cpu, share) in [
@@ -94,31 +99,39 @@ pub fn main(args: &[String]) -> BenchResult {
             "drain_max_master_share",
         ),
     ] {
-        row(label, &pairs, |v| {
+        row(label, &runs, |v| {
             Some(1e6 / (v[cpu].as_f64()? * v[share].as_f64()?))
         });
     }
     Ok(())
 }
 
-fn row(label: &str, pairs: &[Pair], figure: impl Fn(&Value) -> Option<f64>) {
-    let single: Vec<f64> = pairs.iter().filter_map(|p| figure(&p.single)).collect();
-    let cluster: Vec<f64> = pairs.iter().filter_map(|p| figure(&p.cluster)).collect();
-    let mut ratios: Vec<f64> = pairs
-        .iter()
-        .filter_map(|p| Some((figure(&p.single)?, figure(&p.cluster)?)))
-        .filter(|(s, _)| *s > 0.0)
-        .map(|(s, c)| c / s)
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let ratio = match (median(&ratios), ratios.first(), ratios.last()) {
-        (Some(m), Some(lo), Some(hi)) => format!("×{m:.2} (×{lo:.2}–×{hi:.2})"),
-        _ => "-".into(),
+fn row(label: &str, runs: &[Run], figure: impl Fn(&Value) -> Option<f64>) {
+    let column = |side: fn(&Run) -> &Value| -> String {
+        show(median(&sorted(
+            runs.iter().filter_map(|r| figure(side(r))).collect(),
+        )))
+    };
+    let ratio = |side: fn(&Run) -> &Value| -> String {
+        let mut ratios: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| Some((figure(&r.single)?, figure(side(r))?)))
+            .filter(|(single, _)| *single > 0.0)
+            .map(|(single, other)| other / single)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        match (median(&ratios), ratios.first(), ratios.last()) {
+            (Some(m), Some(lo), Some(hi)) => format!("×{m:.2} (×{lo:.2}–×{hi:.2})"),
+            _ => "-".into(),
+        }
     };
     println!(
-        "| {label} | {} | {} | {ratio} |",
-        show(median(&sorted(single))),
-        show(median(&sorted(cluster)))
+        "| {label} | {} | {} | {} | {} | {} |",
+        column(|r| &r.single),
+        column(|r| &r.cluster),
+        ratio(|r| &r.cluster),
+        column(|r| &r.bare),
+        ratio(|r| &r.bare),
     );
 }
 
