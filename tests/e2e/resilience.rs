@@ -130,7 +130,13 @@ async fn clients_resuming_after_a_broadcaster_restart_miss_nothing_scenario(mut 
 async fn a_redis_master_killed_mid_run_loses_no_job_and_runs_none_twice() {
     let mut cluster = agentq_test_support::OwnCluster::start();
     let url = cluster.url();
-    let stack = Stack::on_sqlite(&[("REDIS_URL", url.as_str())]).await;
+    // leases long enough to outlast the failover (about 2 s here), short enough that one
+    // whose cycle failed outright (the master died under it) expires within the test
+    let stack = Stack::on_sqlite(&[
+        ("REDIS_URL", url.as_str()),
+        ("AGENTQ_LOCK_DURATION_MS", "10000"),
+    ])
+    .await;
     let runs = std::env::temp_dir().join(format!(
         "agentq-failover-{}.runs",
         agentq_domain::JobId::new()

@@ -124,6 +124,7 @@ impl Stack {
         let redis_url =
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let partitions = std::env::var("AGENTQ_PARTITIONS").unwrap_or_else(|_| "1".into());
+        let rust_log = std::env::var("AGENTQ_TEST_RUST_LOG").unwrap_or_else(|_| "warn".into());
         let mut env: Vec<(String, String)> = [
             ("REDIS_URL", redis_url.as_str()),
             ("DATABASE_URL", database_url),
@@ -137,7 +138,8 @@ impl Stack {
             ("AGENTQ_ADMIN_PASSWORD", ADMIN_PASSWORD),
             ("AGENTQ_BACKOFF_BASE_MS", "100"),
             ("AGENTQ_SHUTDOWN_GRACE_MS", "2000"),
-            ("RUST_LOG", "warn"),
+            // AGENTQ_TEST_RUST_LOG=info shows more of the services while a test runs
+            ("RUST_LOG", &rust_log),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

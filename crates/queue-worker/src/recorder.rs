@@ -220,8 +220,11 @@ async fn record_batch(db: &Db, events: &[QueueEvent], shutdown: &CancellationTok
 }
 
 /// The recorders of a queue's partitions that one worker leads: with several partitions and
-/// several workers, a worker leads no more than its share (partitions ÷ live workers, rounded
-/// up) and gives back what it holds beyond it, so the recording spreads over the workers.
+/// several workers, a worker takes the lead of no more than its share (partitions ÷ live
+/// workers, rounded up), so that the recording spreads over the workers as they come and go.
+/// A leader never gives a lead back while it lives: a hand-over stops a partition's recording
+/// for a few seconds (the next leader looks every 5 s), which dashboards would show as stale
+/// states.
 #[derive(Debug, Clone)]
 pub struct RecorderShare {
     leading: Arc<AtomicUsize>,
@@ -260,10 +263,6 @@ impl RecorderShare {
 
     async fn may_take_another(&self) -> bool {
         self.leading.load(Ordering::Relaxed) < self.fair().await
-    }
-
-    async fn holds_too_many(&self) -> bool {
-        self.leading.load(Ordering::Relaxed) > self.fair().await
     }
 }
 
@@ -344,11 +343,6 @@ async fn record_while_leader(
             return Ok(());
         }
         if renewed.elapsed() > LOCK_TTL / 3 {
-            if share.holds_too_many().await {
-                // another worker takes this partition on its next try
-                queue.unlock(LOCK_NAME, consumer).await?;
-                return Ok(());
-            }
             if !queue.lock(LOCK_NAME, consumer, LOCK_TTL).await? {
                 return Ok(());
             }

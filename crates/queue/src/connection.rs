@@ -31,7 +31,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// before it fails: a failover takes the cluster's node timeout plus an election.
 const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a write waits for a replica's acknowledgement (`WAIT`) before going on without it.
-const REPLICA_ACK_TIMEOUT_MS: u64 = 100;
+/// A live replica acknowledges within a millisecond or two; a busy one may take longer, and
+/// a write that goes on without its acknowledgement is one a failover may undo.
+const REPLICA_ACK_TIMEOUT_MS: u64 = 1000;
 /// After a master's replicas let a `WAIT` time out, how long its writes are not waited for:
 /// a master without a live replica cannot fail over either, and waiting out the timeout on
 /// every write would stall the queue.

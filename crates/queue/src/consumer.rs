@@ -134,6 +134,10 @@ pub enum LeaseStatus {
     Lost,
 }
 
+/// How often leases are checked after a cycle that may not have reached a replica, with
+/// backoff between (a failover takes the cluster's node timeout and an election).
+const CONFIRM_ATTEMPTS: u32 = 7;
+
 type LeasedRow = (
     String,
     u64,
@@ -187,13 +191,15 @@ impl Queue {
             self.redis
                 .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
                 .await?;
-        // a lease or outcome a failover could undo must not be acted on: on a cluster, both
-        // reach a replica first (else the caller reports again and the leases stall safely)
-        self.redis.replicated(&keys.wait()).await?;
         let leased = rows
             .into_iter()
             .map(|row| leased_job(row, LeaseDeadline::new(asked_at + config.lease)))
             .collect::<Result<Vec<_>>>()?;
+        // a lease or outcome a failover could undo must not be acted on: on a cluster, both
+        // reach a replica first
+        if let Err(err) = self.redis.replicated(&keys.wait()).await {
+            return Ok(self.unconfirmed(leased, finished.len(), err).await);
+        }
         Ok(Cycle {
             leased,
             recorded: recorded.into_iter().map(|flag| flag == 1).collect(),
@@ -201,6 +207,41 @@ impl Queue {
             dropped,
             unreported: Vec::new(),
         })
+    }
+
+    /// The master answered a cycle, then could not say whether a replica holds it (it went
+    /// away, most likely: a failover). What a promoted replica kept is unknown, so the leases
+    /// it confirms (a renewal, once the cluster answers again) are kept and the others are
+    /// left to expire; every outcome is reported again (a second report of one already
+    /// applied is refused, harmlessly).
+    async fn unconfirmed(&self, leased: Vec<LeasedJob>, outcomes: usize, err: QueueError) -> Cycle {
+        tracing::warn!(error = %err, jobs = leased.len(), "a cycle may not have reached a replica: checking its leases");
+        let leases: Vec<(JobId, LeaseToken)> =
+            leased.iter().map(|job| (job.id, job.token)).collect();
+        let mut statuses = Vec::new();
+        for attempt in 1..=CONFIRM_ATTEMPTS {
+            match self.extend(&leases).await {
+                Ok(confirmed) => {
+                    statuses = confirmed;
+                    break;
+                }
+                Err(_) => {
+                    tokio::time::sleep(agentq_domain::Backoff::RECONNECT.delay(attempt)).await
+                }
+            }
+        }
+        Cycle {
+            leased: leased
+                .into_iter()
+                .zip(statuses)
+                .filter(|(_, status)| *status != LeaseStatus::Lost)
+                .map(|(job, _)| job)
+                .collect(),
+            recorded: vec![false; outcomes],
+            next_wake: None,
+            dropped: Vec::new(),
+            unreported: (0..outcomes).collect(),
+        }
     }
 
     /// Renews leases this worker still holds.

@@ -42,10 +42,11 @@ pub const MAX_PARTITIONS: u16 = 256;
 /// How many partitions a lease looks at before choosing (the one in turn and two more).
 const SAMPLE: usize = 3;
 /// A worker keeps leasing from the partition it chose while that partition fills whole
-/// batches, for at most this long, then looks around again: one look serves many leases
-/// (looking costs Redis a script call per partition looked at), and a better priority
-/// elsewhere waits at most this long.
-const STICK_FOR: Duration = Duration::from_millis(100);
+/// batches, for at most this long, then looks around again: one look (a script call per
+/// partition looked at) serves the leases of this while, which report their outcomes to one
+/// partition, not to many; a better priority elsewhere waits at most this long; and short
+/// turns keep the masters' shares even.
+const STICK_FOR: Duration = Duration::from_millis(20);
 /// The least time between two wake-ups of idle workers from one process.
 const WAKE_SPACING: Duration = Duration::from_millis(1);
 

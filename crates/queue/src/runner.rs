@@ -363,6 +363,7 @@ where
                 continue;
             }
             if !recorded {
+                tracing::warn!(job = %finished.id, "outcome refused: the lease was no longer this worker's");
                 self.report.lost += 1;
                 continue;
             }
@@ -496,7 +497,10 @@ where
                             self.renewed(id, until);
                             self.stop(id, StopReason::Cancel);
                         }
-                        LeaseStatus::Lost => self.stop(id, StopReason::Lost),
+                        LeaseStatus::Lost => {
+                            tracing::warn!(job = %id, "lease lost: the job is stopped here");
+                            self.stop(id, StopReason::Lost);
+                        }
                     }
                 }
             }
