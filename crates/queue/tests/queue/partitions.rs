@@ -105,9 +105,12 @@ async fn on_a_cluster_partitions_spread_keep_project_order_and_none_starves() {
     queue.enqueue(&urgent).await.expect("enqueue");
     let order = start_order(&queue, 306).await;
     let position = |payload: &str| order.iter().position(|p| p == payload).expect(payload);
+    // a worker keeps leasing from the partition it chose for up to 20 ms (STICK_FOR) before it
+    // looks around again: the bound is that time, which at these no-op jobs is some dozens of
+    // starts, far ahead of the 300 that wait before it
     assert!(
-        position("urgent") < 13,
-        "a better priority elsewhere is found within a turn of the partitions: {}",
+        position("urgent") < 100,
+        "a better priority elsewhere is found within a few looks around: {}",
         position("urgent")
     );
     for seq in 0..5 {
