@@ -155,6 +155,15 @@ impl Partitions {
         usize::from(id.tag()) % self.parts.len()
     }
 
+    /// The positions of `ids`, grouped by the partition each job is in.
+    fn by_partition(&self, ids: impl Iterator<Item = JobId>) -> HashMap<usize, Vec<usize>> {
+        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (at, id) in ids.enumerate() {
+            groups.entry(self.index_of(&id)).or_default().push(at);
+        }
+        groups
+    }
+
     /// A new job id for a job of `project`, naming the partition the job goes to.
     pub fn new_job_id(&self, project: Option<ProjectId>) -> JobId {
         let count = self.parts.len();
@@ -184,10 +193,7 @@ impl Partitions {
         if self.parts.len() == 1 {
             return self.home().enqueue_batch(jobs).await;
         }
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (at, job) in jobs.iter().enumerate() {
-            groups.entry(self.index_of(&job.id)).or_default().push(at);
-        }
+        let groups = self.by_partition(jobs.iter().map(|job| job.id));
         let calls = groups.iter().map(|(&partition, members)| {
             let batch: Vec<NewJob> = members.iter().map(|&at| jobs[at].clone()).collect();
             async move { (members, self.parts[partition].enqueue_batch(&batch).await) }
@@ -269,10 +275,7 @@ impl Partitions {
         if self.parts.len() == 1 {
             return self.home().cycle(worker, finished, fetch).await;
         }
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (at, done) in finished.iter().enumerate() {
-            groups.entry(self.index_of(&done.id)).or_default().push(at);
-        }
+        let mut groups = self.by_partition(finished.iter().map(|done| done.id));
         let stuck = self.stuck_to();
         let (wants, idle_wake) = match (fetch, stuck) {
             (0, _) => (HashMap::new(), None),
@@ -431,10 +434,7 @@ impl Partitions {
         if self.parts.len() == 1 {
             return self.home().extend(leases).await;
         }
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (at, (id, _)) in leases.iter().enumerate() {
-            groups.entry(self.index_of(id)).or_default().push(at);
-        }
+        let groups = self.by_partition(leases.iter().map(|(id, _)| *id));
         let calls = groups.iter().map(|(&partition, members)| {
             let part: Vec<(JobId, LeaseToken)> = members.iter().map(|&at| leases[at]).collect();
             async move { (members, self.parts[partition].extend(&part).await) }

@@ -109,13 +109,7 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
         .await
         .expect("xtrim");
 
-    let pass = agentq_queue_worker::reconciler::reconcile_once(
-        &h.queue.clone().into(),
-        &h.db,
-        Duration::ZERO,
-    )
-    .await
-    .expect("pass");
+    let pass = reconcile(&h).await;
     assert_eq!((pass.requeued, pass.finished), (1, 1));
     let row = h.row(&finished).await;
     assert_eq!(
@@ -127,13 +121,7 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
         Some(JobState::Waiting)
     );
     // a second pass finds nothing to do
-    let again = agentq_queue_worker::reconciler::reconcile_once(
-        &h.queue.clone().into(),
-        &h.db,
-        Duration::ZERO,
-    )
-    .await
-    .expect("pass");
+    let again = reconcile(&h).await;
     assert_eq!((again.requeued, again.finished), (0, 0));
     h.cleanup().await;
 }
@@ -169,13 +157,7 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     redis_del(&mut conn, &h.queue.keys().job(&id)).await;
     assert_eq!(h.row(&id).await.status, JobState::Waiting);
 
-    let pass = agentq_queue_worker::reconciler::reconcile_once(
-        &h.queue.clone().into(),
-        &h.db,
-        Duration::ZERO,
-    )
-    .await
-    .expect("pass");
+    let pass = reconcile(&h).await;
     assert_eq!(
         pass.requeued, 0,
         "the recorder has not caught up: nothing is provably lost"
@@ -186,13 +168,7 @@ async fn a_job_unknown_to_redis_is_not_run_again_while_the_recorder_is_behind_sc
     let (shutdown, recorder) = h.start_recorder();
     h.wait_for_row(&id, JobState::Completed, Duration::from_secs(10))
         .await;
-    let pass = agentq_queue_worker::reconciler::reconcile_once(
-        &h.queue.clone().into(),
-        &h.db,
-        Duration::ZERO,
-    )
-    .await
-    .expect("pass");
+    let pass = reconcile(&h).await;
     assert_eq!((pass.requeued, pass.finished), (0, 0));
     assert_eq!(h.queue.job(&id).await.expect("redis"), None);
     shutdown.cancel();
@@ -255,4 +231,11 @@ async fn a_lost_hash_scenario(h: Harness) {
     stop.cancel();
     worker.await.expect("join").expect("worker");
     h.cleanup().await;
+}
+
+/// One reconciler pass over the harness's queue (one partition), with no grace.
+async fn reconcile(h: &Harness) -> agentq_queue_worker::reconciler::Reconciled {
+    agentq_queue_worker::reconciler::reconcile_once(&h.queue.clone().into(), &h.db, Duration::ZERO)
+        .await
+        .expect("pass")
 }
