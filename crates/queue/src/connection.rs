@@ -34,17 +34,24 @@ const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// A live replica acknowledges within a millisecond or two; a busy one may take longer, and
 /// a write that goes on without its acknowledgement is one a failover may undo.
 const REPLICA_ACK_TIMEOUT_MS: u64 = 1000;
-/// After a master's replicas let a `WAIT` time out, how long its writes are not waited for:
-/// a master without a live replica cannot fail over either, and waiting out the timeout on
-/// every write would stall the queue.
-const NO_REPLICA_BACKOFF: Duration = Duration::from_secs(5);
+/// How long what a master said of its replicas (`ROLE`) is trusted before it is asked again.
+/// A master with no connected replica is not waited for at all (it cannot fail over either);
+/// asking again lets a replica that joins later be waited for.
+const REPLICAS_RECHECK: Duration = Duration::from_secs(10);
+
+/// What the master of one hash tag said of its replicas, and until when that holds.
+#[derive(Clone, Copy)]
+struct Replicas {
+    connected: bool,
+    until: Instant,
+}
 
 #[derive(Clone)]
 pub struct Redis {
     target: Arc<Target>,
     shared: Arc<Mutex<Option<Connection>>>,
-    /// Per hash tag, until when writes are not waited for ([`NO_REPLICA_BACKOFF`]).
-    unreplicated: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
+    /// Per hash tag, whether its master has a replica to wait for ([`REPLICAS_RECHECK`]).
+    replicas: Arc<std::sync::Mutex<HashMap<String, Replicas>>>,
 }
 
 enum Target {
@@ -139,7 +146,7 @@ impl Redis {
         Ok(Self {
             target: Arc::new(target),
             shared: Arc::new(Mutex::new(None)),
-            unreplicated: Arc::default(),
+            replicas: Arc::default(),
         })
     }
 
@@ -193,18 +200,15 @@ impl Redis {
 
     /// On a cluster, waits until a replica of the master holding `key` has the writes made
     /// so far (`WAIT`), so that a failover right after cannot undo a lease or an outcome the
-    /// caller is about to act on. Without a replica in time it goes on, and does not wait for
-    /// that master again for a while: a master with no live replica cannot fail over either.
-    /// One node: nothing to wait for.
+    /// caller is about to act on. A master without a connected replica is not waited for (it
+    /// cannot fail over either); one whose replicas do not answer in time is then treated as
+    /// one without for [`REPLICAS_RECHECK`]. One node: nothing to wait for.
     pub(crate) async fn replicated(&self, key: &str) -> Result<()> {
         if !self.is_cluster() {
             return Ok(());
         }
         let tag = hash_tag(key);
-        let now = Instant::now();
-        if let Ok(skip) = self.unreplicated.lock()
-            && skip.get(tag).is_some_and(|until| now < *until)
-        {
+        if !self.has_replicas(key, tag).await? {
             metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
             return Ok(());
         }
@@ -223,13 +227,47 @@ impl Redis {
             metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
             tracing::warn!(
                 key = tag,
-                "no replica acknowledged a write in time: writes there are not waited for for 5 s"
+                "no replica acknowledged a write in time: writes there are not waited for for 10 s"
             );
-            if let Ok(mut skip) = self.unreplicated.lock() {
-                skip.insert(tag.to_owned(), Instant::now() + NO_REPLICA_BACKOFF);
-            }
+            self.remember_replicas(tag, false);
         }
         Ok(())
+    }
+
+    /// Whether the master holding `key` has a connected replica, from its `ROLE` at most
+    /// [`REPLICAS_RECHECK`] ago.
+    async fn has_replicas(&self, key: &str, tag: &str) -> Result<bool> {
+        let known = self
+            .replicas
+            .lock()
+            .ok()
+            .and_then(|known| known.get(tag).copied());
+        if let Some(known) = known
+            && Instant::now() < known.until
+        {
+            return Ok(known.connected);
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("EXISTS").arg(key).ignore().cmd("ROLE");
+        let (role,): (Value,) = self
+            .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
+            .await?;
+        let connected = connected_replicas(&role) > 0;
+        if !connected {
+            tracing::info!(
+                key = tag,
+                "this key's master has no replica: writes are not waited for"
+            );
+        }
+        self.remember_replicas(tag, connected);
+        Ok(connected)
+    }
+
+    fn remember_replicas(&self, tag: &str, connected: bool) {
+        if let Ok(mut known) = self.replicas.lock() {
+            let until = Instant::now() + REPLICAS_RECHECK;
+            known.insert(tag.to_owned(), Replicas { connected, until });
+        }
     }
 
     /// Redis's clock at the master holding `key`, in milliseconds since the epoch (on a
@@ -318,6 +356,20 @@ impl Redis {
 
 /// A key's hash tag (what its cluster slot is computed from): the part between the first `{`
 /// and the next `}`, or the whole key.
+/// How many replicas a master's `ROLE` reply lists (`["master", offset, [[ip, port,
+/// offset], ...]]`); anything else (a replica answering during a failover) counts as none.
+fn connected_replicas(role: &Value) -> usize {
+    match role {
+        Value::Array(parts) => match parts.as_slice() {
+            [Value::BulkString(kind), _, Value::Array(replicas)] if kind == b"master" => {
+                replicas.len()
+            }
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
 fn hash_tag(key: &str) -> &str {
     key.split_once('{')
         .and_then(|(_, rest)| rest.split_once('}'))

@@ -1,4 +1,4 @@
-//! A Redis Cluster of a test's own: 3 masters and 3 replicas of `redis-server
+//! A Redis Cluster of a test's own: 3 masters and 3 replicas (or none) of `redis-server
 //! --cluster-enabled yes` on loopback, created with `redis-cli --cluster create`, for tests
 //! that kill a master. It keeps nothing on disk but the nodes' cluster files, and stops when
 //! dropped.
@@ -21,13 +21,23 @@ pub struct OwnCluster {
 }
 
 impl OwnCluster {
+    /// 3 masters, each with a replica.
     pub fn start() -> Self {
+        Self::with_replicas(1)
+    }
+
+    /// 3 masters and nothing else: a cluster that cannot fail over.
+    pub fn without_replicas() -> Self {
+        Self::with_replicas(0)
+    }
+
+    fn with_replicas(per_master: usize) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "agentq-cluster-{}",
             JobId::new().as_uuid().simple()
         ));
         // each node needs two free ports: clients and the cluster bus
-        let ports = free_ports(12);
+        let ports = free_ports(2 * 3 * (1 + per_master));
         let nodes = ports
             .chunks(2)
             .map(|pair| {
@@ -59,7 +69,11 @@ impl OwnCluster {
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .args([
+                "--cluster-replicas",
+                &per_master.to_string(),
+                "--cluster-yes",
+            ])
             .stdout(Stdio::null())
             .status()
             .expect("redis-cli");
@@ -110,6 +124,19 @@ impl OwnCluster {
                 serves.then_some(port)
             })
             .expect("a master serves the slot")
+    }
+
+    /// How many times the live nodes together ran `command` (`INFO commandstats`).
+    pub fn calls(&self, command: &str) -> u64 {
+        let prefix = format!("cmdstat_{}:calls=", command.to_lowercase());
+        self.live_ports()
+            .filter_map(|port| cli(port, &["INFO", "commandstats"]))
+            .flat_map(|info| {
+                info.lines()
+                    .filter_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok())
+                    .collect::<Vec<u64>>()
+            })
+            .sum()
     }
 
     /// `kill -9` of one node; the cluster's other nodes notice and promote its replica.

@@ -119,6 +119,41 @@ async fn on_a_cluster_partitions_spread_keep_project_order_and_none_starves() {
     }
 }
 
+/// Before a worker acts on leases or forgets outcomes it waits for a replica to have them
+/// (`WAIT`), so that a failover cannot undo them; a master without a replica cannot fail over,
+/// so it is not waited for at all (waiting out WAIT's timeout there stalled the queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_wait_for_replicas_only_where_there_are_some() {
+    for (cluster, replicas) in [
+        (OwnCluster::start(), true),
+        (OwnCluster::without_replicas(), false),
+    ] {
+        let queue = Partitions::new(Redis::open(&cluster.url()).expect("url"), config(), 3);
+        for project_id in 1..=3 {
+            for seq in 0..4 {
+                let job = job_of(&queue, project_id, format!("{project_id}:{seq}"));
+                queue.enqueue(&job).await.expect("enqueue");
+            }
+        }
+        assert_eq!(start_order(&queue, 12).await.len(), 12);
+        let completed = eventually(Duration::from_secs(10), || async {
+            queue.counts().await.map(|c| c.completed).unwrap_or(0) == 12
+        })
+        .await;
+        assert!(completed, "every job completed");
+        let waits = cluster.calls("WAIT");
+        if replicas {
+            assert!(waits > 0, "leases and outcomes waited for a replica");
+        } else {
+            assert_eq!(waits, 0, "nothing to wait for without replicas");
+            assert!(
+                cluster.calls("ROLE") > 0,
+                "the masters were asked for replicas"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_of_any_partition_hears_its_cancel() {
     let queue = Partitions::new(Redis::open(&redis_url()).expect("url"), config(), 4);
