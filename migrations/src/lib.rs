@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_accounts;
 mod m20261127_000002_jobs;
 mod m20261202_000003_dashboard;
+mod m20261203_000004_usage;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_accounts::Migration),
             Box::new(m20261127_000002_jobs::Migration),
             Box::new(m20261202_000003_dashboard::Migration),
+            Box::new(m20261203_000004_usage::Migration),
         ]
     }
 }

@@ -11,3 +11,4 @@ mod resilience;
 mod socketio;
 mod stack;
 mod tracing;
+mod usage;

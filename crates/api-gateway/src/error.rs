@@ -44,6 +44,13 @@ pub enum ApiError {
     /// 429: too many attempts.
     #[error("too many requests")]
     TooManyRequests,
+    /// 429: the project's jobs spent its daily budget; details say how much of what.
+    #[error("daily budget of project {project} spent")]
+    BudgetSpent {
+        project: i64,
+        cost_usd_per_day: f64,
+        spent_usd: f64,
+    },
     /// 503: the queue (Redis) does not answer. The seed's body.
     #[error("queue unavailable: {0}")]
     QueueUnavailable(String),
@@ -119,6 +126,19 @@ impl ApiError {
                     .to_zod_format(),
             ),
             Self::TooManyRequests => ErrorBody::new("Too many requests, try again later"),
+            Self::BudgetSpent {
+                project,
+                cost_usd_per_day,
+                spent_usd,
+            } => ErrorBody::with_details(
+                "Daily budget spent",
+                serde_json::json!({
+                    "projectId": project,
+                    "costUsdPerDay": cost_usd_per_day,
+                    "spentUsd": spent_usd,
+                    "message": "The project's jobs spent its budget for today (UTC); new jobs are refused until midnight UTC or until an admin raises the budget.",
+                }),
+            ),
             Self::QueueUnavailable(_) => ErrorBody::new("Agent execution service not initialized"),
             Self::Internal { context, .. } => ErrorBody::new(*context),
         }
@@ -136,7 +156,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             // the seed answers 400 for anything that is not a valid body
             Self::UnsupportedMediaType => StatusCode::BAD_REQUEST,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests | Self::BudgetSpent { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }

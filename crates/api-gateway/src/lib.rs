@@ -5,6 +5,7 @@ pub mod auth;
 pub mod batched;
 pub mod body;
 pub mod bootstrap;
+pub mod budgets;
 pub mod cli;
 pub mod client_addr;
 pub mod error;
@@ -48,6 +49,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         login_limits: LoginLimits::default(),
         identities: Identities::default(),
         batched: crate::batched::Batched::new(&db),
+        budgets: crate::budgets::Budgets::new(&db),
         db,
         settings,
     })

@@ -37,6 +37,8 @@ use crate::routes;
         routes::projects::list_members,
         routes::projects::create_task,
         routes::projects::list_tasks,
+        routes::projects::set_budget,
+        routes::projects::project_usage,
         routes::agents::create_agent,
         routes::agents::list_agents,
         routes::health::healthz,

@@ -8,6 +8,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::{Identities, Jwt};
 use crate::batched::Batched;
+use crate::budgets::Budgets;
 use crate::settings::Settings;
 use agentq_secrets::SecretBox;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub identities: Identities,
     /// Task/agent lookups, job inserts and job reads shared by concurrent requests.
     pub batched: Batched,
+    /// Projects' daily budgets and spend, checked at submission.
+    pub budgets: Budgets,
 }
 
 /// Login attempts allowed per client address and per email, so that neither one address

@@ -69,6 +69,13 @@ pub struct CreateCommandAgent {
     #[garde(inner(range(min = 1, max = 100_000)))]
     #[schema(value_type = i64, nullable = false, minimum = 1, maximum = 100_000)]
     pub max_concurrency: Option<u32>,
+    /// Seconds the agent may write nothing (no line on stdout or stderr; `{"heartbeat":
+    /// true}` counts) before it is stopped and its attempt fails; no limit when absent.
+    /// `timeoutSecs` stays the hard stop.
+    #[serde(default, deserialize_with = "present_whole")]
+    #[garde(inner(range(min = 1, max = 7 * 24 * 3600)))]
+    #[schema(value_type = i64, nullable = false, minimum = 1, maximum = 604_800)]
+    pub idle_timeout_secs: Option<u64>,
     /// Passed to the agent as is.
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
@@ -119,6 +126,10 @@ pub struct Agent {
     pub kind: AgentKind,
     pub timeout_secs: u64,
     pub max_concurrency: Option<u32>,
+    /// A command agent's idle timeout, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub idle_timeout_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub command: Option<Vec<String>>,

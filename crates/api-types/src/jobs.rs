@@ -64,6 +64,11 @@ pub struct Job {
     #[schema(value_type = Option<Value>)]
     pub result: Option<Value>,
     pub last_error: Option<String>,
+    /// What the agent spent, summed over its usage reports and attempts; absent until it
+    /// reports any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub usage: Option<agentq_domain::usage::UsageView>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]

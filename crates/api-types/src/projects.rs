@@ -15,9 +15,40 @@ pub struct CreateProjectRequest {
 
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Project {
     pub id: i64,
     pub name: String,
+    /// What the project's jobs may spend per UTC day, when it has a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cost_usd_per_day: Option<f64>,
+}
+
+/// `PUT /api/projects/{id}/budget` (admins only): what the project's jobs may spend per UTC
+/// day, summed over the jobs it queued that day. Once spent, new submissions are refused
+/// (429) and running jobs finish. `null` removes the budget; `0` stops all submissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetBudgetRequest {
+    #[garde(inner(range(min = 0.0, max = 1e9)))]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub cost_usd_per_day: Option<f64>,
+}
+
+/// `GET /api/projects/{id}/usage`: what the jobs the project queued since the start of the
+/// UTC day spent, and its budget.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectUsage {
+    pub project_id: i64,
+    /// The start of the UTC day summed over (ISO 8601).
+    pub since: String,
+    pub usage: agentq_domain::usage::UsageView,
+    pub cost_usd_per_day: Option<f64>,
+    /// What is left of the budget today (0 once spent); `null` without a budget.
+    pub remaining_usd: Option<f64>,
 }
 
 /// `POST /api/projects/{id}/members` (admins only).

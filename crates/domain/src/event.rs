@@ -29,10 +29,12 @@ pub enum JobEventKind {
     Retrying,
     /// A batch of the agent's output lines.
     Log,
+    /// What the agent spent so far (the job's totals).
+    Usage,
 }
 
 impl JobEventKind {
-    pub const ALL: [JobEventKind; 8] = [
+    pub const ALL: [JobEventKind; 9] = [
         Self::Queued,
         Self::Started,
         Self::Progress,
@@ -41,10 +43,11 @@ impl JobEventKind {
         Self::Cancelled,
         Self::Retrying,
         Self::Log,
+        Self::Usage,
     ];
 
-    /// The state a job is in once this event happened; `None` for output lines, which say
-    /// nothing of it. The one mapping the recorder and the broadcasters share.
+    /// The state a job is in once this event happened; `None` for output lines and usage,
+    /// which say nothing of it. The one mapping the recorder and the broadcasters share.
     pub fn resulting_state(self) -> Option<JobState> {
         match self {
             Self::Queued => Some(JobState::Waiting),
@@ -53,7 +56,7 @@ impl JobEventKind {
             Self::Failed => Some(JobState::Failed),
             Self::Cancelled => Some(JobState::Cancelled),
             Self::Retrying => Some(JobState::Delayed),
-            Self::Log => None,
+            Self::Log | Self::Usage => None,
         }
     }
 
@@ -67,6 +70,7 @@ impl JobEventKind {
             Self::Cancelled => "agent_job_cancelled",
             Self::Retrying => "agent_job_retrying",
             Self::Log => "agent_job_log",
+            Self::Usage => "agent_job_usage",
         }
     }
 }
@@ -119,7 +123,8 @@ mod tests {
                 "agent_job_failed",
                 "agent_job_cancelled",
                 "agent_job_retrying",
-                "agent_job_log"
+                "agent_job_log",
+                "agent_job_usage"
             ]
         );
         for kind in JobEventKind::ALL {
@@ -151,6 +156,7 @@ mod state_tests {
                 Some("failed"),
                 Some("cancelled"),
                 Some("delayed"),
+                None,
                 None
             ]
         );

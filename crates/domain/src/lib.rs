@@ -10,6 +10,7 @@ pub mod job_state;
 pub mod payload;
 pub mod priority;
 pub mod request;
+pub mod usage;
 pub mod validation;
 
 pub use backoff::Backoff;
@@ -19,6 +20,7 @@ pub use job_state::JobState;
 pub use payload::JobPayload;
 pub use priority::Priority;
 pub use request::{JobRequest, QueueJobRequest};
+pub use usage::Usage;
 pub use validation::ValidationErrors;
 
 /// A value from outside did not parse into a domain type.

@@ -121,6 +121,10 @@ pub fn event_data(event: &QueueEvent) -> String {
             let lines: Vec<&str> = lines.lines().collect();
             data.insert("lines".into(), lines.into());
         }
+        JobEvent::Usage(usage) => {
+            let usage = agentq_domain::usage::UsageView::from(*usage);
+            data.insert("usage".into(), serde_json::json!(usage));
+        }
     }
     if let Some(state) = event.what.resulting_state() {
         data.insert("status".into(), state.as_str().into());

@@ -1,9 +1,11 @@
 //! Running a `command` agent: its argv (never through a shell) under the agent guard
 //! ([`crate::guard`]), in the job's private directory with a clean environment, the job as
 //! JSON on stdin, and its stdout read as the agent protocol: `{"progress": n}`,
-//! `{"log": "..."}` and `{"result": ...}` lines are understood; any other stdout or stderr
+//! `{"log": "..."}`, `{"result": ...}`, `{"usage": {...}}` (what it spent since its last
+//! report: a delta) and `{"heartbeat": true}` lines are understood; any other stdout or stderr
 //! line is output. Exit 0 completes the job; anything else fails it with the exit status and
-//! the tail of stderr.
+//! the tail of stderr. An agent with an idle timeout that writes no line at all for that long
+//! is stopped and its attempt fails.
 //!
 //! Nothing the agent writes is trusted: lines are read with a bound, bytes that are not UTF-8
 //! are decoded lossily, the result and the error are bounded before they leave the worker.
@@ -13,8 +15,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use agentq_domain::JobId;
 use agentq_domain::bounded::{self, MAX_LINE_BYTES};
+use agentq_domain::{JobId, Usage};
 use agentq_queue::{LeaseDeadline, LeaseToken, Outcome, Queue};
 use tokio::io::{AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
@@ -44,6 +46,9 @@ pub struct CommandSpec {
     /// The job as one line of JSON.
     pub stdin: String,
     pub timeout: Duration,
+    /// How long the agent may write nothing (no line on stdout or stderr) before it is
+    /// stopped; `None` for no limit.
+    pub idle_timeout: Option<Duration>,
     /// The job's private working directory.
     pub dir: PathBuf,
 }
@@ -61,6 +66,10 @@ pub struct RunningJob<'a> {
 /// One line the agent wrote, as the run loop sees it.
 enum Line {
     Progress(u8),
+    /// What the agent spent since its last report.
+    Usage(Usage),
+    /// Says only that the agent is alive.
+    Heartbeat,
     Output(String),
     Stderr(String),
 }
@@ -68,8 +77,13 @@ enum Line {
 /// Why the run was stopped before the agent exited.
 enum Stop {
     TimedOut,
+    Idle(Duration),
     Asked,
 }
+
+/// Far enough away to never fire: the idle deadline of an agent without an idle timeout.
+/// (A year: longer than any run may last.)
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpec) -> Outcome {
     if spec.argv.is_empty() {
@@ -124,17 +138,27 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
     let mut tail = Tail::new(settings.output_tail_bytes);
     let mut stderr_tail: VecDeque<String> = VecDeque::new();
     let mut progress: Option<u8> = None;
+    let mut unsent_usage = Usage::default();
     let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
     let deadline = tokio::time::sleep(spec.timeout);
     tokio::pin!(deadline);
+    let idle_for = spec.idle_timeout.unwrap_or(NEVER);
+    let idle = tokio::time::sleep(idle_for);
+    tokio::pin!(idle);
     let mut lease = job.lease.watch();
     let mut lease_open = true;
     let mut stopped: Option<Stop> = None;
     let mut streams_open = true;
     let status = loop {
         tokio::select! {
-            line = lines.recv(), if streams_open => match line {
+            line = lines.recv(), if streams_open => {
+                if line.is_some() {
+                    idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                }
+                match line {
                 Some(Line::Progress(p)) => progress = Some(p),
+                Some(Line::Usage(spent)) => unsent_usage.add(spent),
+                Some(Line::Heartbeat) => {}
                 Some(Line::Output(text)) => pending.push(text),
                 Some(Line::Stderr(text)) => {
                     if stderr_tail.len() == STDERR_TAIL_LINES {
@@ -144,12 +168,14 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
                     pending.push(text);
                 }
                 None => streams_open = false,
+                }
             },
             _ = flush.tick() => {
                 send_output(&job, &mut pending, &mut tail).await;
                 if let Some(p) = progress.take() {
                     let _ = job.queue.progress(&job.id, job.token, p).await;
                 }
+                send_usage(&job, &mut unsent_usage).await;
             }
             changed = lease.changed(), if lease_open && stopped.is_none() => match changed {
                 Ok(()) => {
@@ -161,6 +187,10 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
             status = child.wait(), if !streams_open || stopped.is_some() => break status,
             () = &mut deadline, if stopped.is_none() => {
                 stopped = Some(Stop::TimedOut);
+                ask_to_stop(&mut control).await;
+            }
+            () = &mut idle, if stopped.is_none() && streams_open => {
+                stopped = Some(Stop::Idle(idle_for));
                 ask_to_stop(&mut control).await;
             }
             () = job.stop.cancelled(), if stopped.is_none() => {
@@ -177,6 +207,8 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
     if let Some(p) = progress {
         let _ = job.queue.progress(&job.id, job.token, p).await;
     }
+    // what it spent counts however the run ends
+    send_usage(&job, &mut unsent_usage).await;
     // the end of the guard's input: it kills whatever of the agent's group is left
     drop(control);
     let result = match stdout {
@@ -187,6 +219,10 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
         (Some(Stop::TimedOut), _) => {
             Outcome::Failed(format!("timed out after {} s", spec.timeout.as_secs()))
         }
+        (Some(Stop::Idle(quiet)), _) => Outcome::Failed(format!(
+            "idle timeout: the agent wrote nothing for {} s",
+            quiet.as_secs()
+        )),
         (Some(Stop::Asked), _) => Outcome::Cancelled,
         (None, Ok(status)) if status.success() => {
             let result = result.unwrap_or_else(|| serde_json::json!(tail.text()).to_string());
@@ -250,7 +286,8 @@ async fn read_stdout(
             match parse_stdout(raw.text) {
                 Parsed::Result(value) => {
                     result = Some(value);
-                    continue;
+                    // not output, but a sign of life all the same
+                    Line::Heartbeat
                 }
                 Parsed::Line(line) => line,
             }
@@ -291,8 +328,28 @@ fn parse_stdout(line: String) -> Parsed {
         if let Some(result) = map.get("result") {
             return Parsed::Result(result.to_string());
         }
+        if let Some(report) = map.get("usage")
+            && let Some(spent) = Usage::from_report(report)
+        {
+            return Parsed::Line(Line::Usage(spent));
+        }
+        if map.get("heartbeat") == Some(&serde_json::Value::Bool(true)) {
+            return Parsed::Line(Line::Heartbeat);
+        }
     }
     Parsed::Line(Line::Output(bounded::cut(line, MAX_LINE_BYTES)))
+}
+
+/// Adds what the agent spent since the last report to the job's totals.
+async fn send_usage(job: &RunningJob<'_>, unsent: &mut Usage) {
+    if unsent.is_zero() {
+        return;
+    }
+    match job.queue.usage(&job.id, job.token, *unsent).await {
+        Ok(_) => *unsent = Usage::default(),
+        // kept, and sent with the next report
+        Err(err) => tracing::warn!(job = %job.id, error = %err, "could not record usage"),
+    }
 }
 
 async fn send_output(job: &RunningJob<'_>, pending: &mut Vec<String>, tail: &mut Tail) {
@@ -304,5 +361,35 @@ async fn send_output(job: &RunningJob<'_>, pending: &mut Vec<String>, tail: &mut
     }
     for line in pending.drain(..) {
         tail.push(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(line: &str) -> Line {
+        match parse_stdout(line.to_owned()) {
+            Parsed::Line(line) => line,
+            Parsed::Result(result) => panic!("a result: {result}"),
+        }
+    }
+
+    #[test]
+    fn usage_and_heartbeat_lines_are_understood_and_bad_reports_are_output() {
+        let report = r#"{"usage": {"inputTokens": 7, "outputTokens": 3, "costUsd": 0.5}}"#;
+        assert!(matches!(
+            parsed(report),
+            Line::Usage(Usage {
+                input_tokens: 7,
+                output_tokens: 3,
+                cost_micro_usd: 500_000
+            })
+        ));
+        assert!(matches!(parsed(r#"{"heartbeat": true}"#), Line::Heartbeat));
+        // a report that would lower the spend is not one: it stays visible as output
+        let lowering = r#"{"usage": {"costUsd": -1}}"#;
+        assert!(matches!(parsed(lowering), Line::Output(text) if text == lowering));
+        assert!(matches!(parsed(r#"{"heartbeat": "yes"}"#), Line::Output(_)));
     }
 }

@@ -36,6 +36,13 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
     let at = i64::try_from(event.time_ms())
         .ok()
         .map(agentq_store::from_millis);
+    // usage changes the job's totals and says nothing of its state
+    if let JobEvent::Usage(usage) = &event.what {
+        return Some(JobTransition {
+            usage: Some(*usage),
+            ..JobTransition::default()
+        });
+    }
     // the state comes from the one mapping the broadcasters use too; each kind adds its fields
     let state = JobTransition {
         status: Some(event.what.resulting_state()?),
@@ -43,8 +50,8 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
     };
     let change = match &event.what {
         JobEvent::Queued { .. } => state,
-        // output lines change no row (no state: returned above)
-        JobEvent::Log { .. } => return None,
+        // output lines change no row, usage was handled above (neither has a state)
+        JobEvent::Log { .. } | JobEvent::Usage(_) => return None,
         JobEvent::Started { .. } => JobTransition {
             started_at: at,
             ..state

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use agentq_domain::{JobId, JobState};
+use agentq_domain::{JobId, JobState, Usage};
 
 use crate::{Queue, QueueError, Result};
 
@@ -51,6 +51,8 @@ pub struct JobSnapshot {
     pub result: Option<String>,
     pub error: Option<String>,
     pub cancel_requested: bool,
+    /// What the agent spent so far; `None` until it reports any.
+    pub usage: Option<Usage>,
 }
 
 impl Queue {
@@ -127,6 +129,11 @@ impl Queue {
             result: text("result"),
             error: text("error"),
             cancel_requested: text("cancel").as_deref() == Some("1"),
+            usage: text("cost_micro_usd").map(|_| Usage {
+                input_tokens: number("input_tokens").unwrap_or(0),
+                output_tokens: number("output_tokens").unwrap_or(0),
+                cost_micro_usd: number("cost_micro_usd").unwrap_or(0),
+            }),
         }))
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use agentq_domain::{JobEventKind, JobState};
+use agentq_domain::{JobEventKind, JobState, Usage};
 
 /// One event's own fields, by kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub enum JobEvent {
     Log {
         lines: String,
     },
+    /// What the agent spent so far: the job's totals, not the last report.
+    Usage(Usage),
 }
 
 impl JobEvent {
@@ -58,6 +60,7 @@ impl JobEvent {
             Self::Cancelled => JobEventKind::Cancelled,
             Self::Retrying { .. } => JobEventKind::Retrying,
             Self::Log { .. } => JobEventKind::Log,
+            Self::Usage(_) => JobEventKind::Usage,
         }
     }
 
@@ -99,6 +102,11 @@ impl JobEvent {
             JobEventKind::Log => Self::Log {
                 lines: fields.remove("lines").unwrap_or_default(),
             },
+            JobEventKind::Usage => Self::Usage(Usage {
+                input_tokens: number(fields, "input_tokens").unwrap_or(0),
+                output_tokens: number(fields, "output_tokens").unwrap_or(0),
+                cost_micro_usd: number(fields, "cost_micro_usd").unwrap_or(0),
+            }),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! What a running job reports before it finishes: progress and output lines.
+//! What a running job reports before it finishes: progress, usage and output lines.
 
-use agentq_domain::JobId;
+use agentq_domain::{JobId, Usage};
 
 use crate::{LeaseToken, Queue, Result};
 
@@ -16,6 +16,29 @@ impl Queue {
             .arg(id.to_string())
             .arg(token.0)
             .arg(progress.min(100));
+        let recorded: i64 = self
+            .redis
+            .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+            .await?;
+        Ok(recorded == 1)
+    }
+
+    /// Adds what the agent spent to the job's totals (a delta) and announces the totals.
+    /// False when the lease is no longer current.
+    pub async fn usage(&self, id: &JobId, token: LeaseToken, spent: Usage) -> Result<bool> {
+        let mut invocation = self
+            .scripts
+            .usage
+            .with_keys(&[("events", self.keys.events())]);
+        // HINCRBY takes signed 64-bit integers: a report beyond that is capped, not an error
+        let capped = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        invocation
+            .arg(self.keys.prefix())
+            .arg(id.to_string())
+            .arg(token.0)
+            .arg(capped(spent.input_tokens))
+            .arg(capped(spent.output_tokens))
+            .arg(capped(spent.cost_micro_usd));
         let recorded: i64 = self
             .redis
             .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })

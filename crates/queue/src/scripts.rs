@@ -127,6 +127,7 @@ pub(crate) struct Scripts {
     pub cancel: LuaScript,
     pub retry: LuaScript,
     pub progress: LuaScript,
+    pub usage: LuaScript,
     pub log: LuaScript,
     pub trim_events: LuaScript,
     pub lock: LuaScript,
@@ -145,6 +146,7 @@ impl Default for Scripts {
             cancel: LuaScript::new(include_str!("../lua/cancel.lua")),
             retry: LuaScript::new(include_str!("../lua/retry.lua")),
             progress: LuaScript::new(include_str!("../lua/progress.lua")),
+            usage: LuaScript::new(include_str!("../lua/usage.lua")),
             log: LuaScript::new(include_str!("../lua/log.lua")),
             trim_events: LuaScript::new(include_str!("../lua/trim_events.lua")),
             lock: LuaScript::new(include_str!("../lua/lock.lua")),
@@ -166,13 +168,14 @@ impl std::fmt::Debug for Scripts {
 mod tests {
     use super::*;
 
-    const SOURCES: [&str; 13] = [
+    const SOURCES: [&str; 14] = [
         include_str!("../lua/enqueue.lua"),
         include_str!("../lua/cycle.lua"),
         include_str!("../lua/extend.lua"),
         include_str!("../lua/cancel.lua"),
         include_str!("../lua/retry.lua"),
         include_str!("../lua/progress.lua"),
+        include_str!("../lua/usage.lua"),
         include_str!("../lua/log.lua"),
         include_str!("../lua/trim_events.lua"),
         include_str!("../lua/lock.lua"),
@@ -214,8 +217,8 @@ mod tests {
     #[test]
     fn every_header_lists_its_arguments_and_says_when_a_tail_follows() {
         let argv: Vec<(usize, bool)> = SOURCES.iter().map(|s| header_argv(s)).collect();
-        // enqueue, cycle, extend, cancel, retry, progress, log, trim_events, lock, unlock,
-        // heartbeat, slot, peek
+        // enqueue, cycle, extend, cancel, retry, progress, usage, log, trim_events, lock,
+        // unlock, heartbeat, slot, peek
         assert_eq!(
             argv,
             [
@@ -225,6 +228,7 @@ mod tests {
                 (3, false),
                 (2, false),
                 (4, false),
+                (6, false),
                 (4, true),
                 (3, false),
                 (2, false),

@@ -26,6 +26,8 @@ pub struct Agent {
     pub timeout_secs: u64,
     /// Across all workers together; `None` for no limit.
     pub max_concurrency: Option<u32>,
+    /// Seconds a command agent may write nothing before it is stopped; `None`: no limit.
+    pub idle_timeout_secs: Option<u64>,
     pub env: BTreeMap<String, String>,
 }
 
@@ -35,6 +37,7 @@ pub struct NewAgent {
     pub kind: AgentKind,
     pub timeout_secs: u64,
     pub max_concurrency: Option<u32>,
+    pub idle_timeout_secs: Option<u64>,
     pub env: BTreeMap<String, String>,
 }
 
@@ -58,6 +61,7 @@ impl TryFrom<agents::Model> for Agent {
             kind,
             timeout_secs: u64::try_from(row.timeout_secs).unwrap_or(0),
             max_concurrency: row.max_concurrency.and_then(|m| u32::try_from(m).ok()),
+            idle_timeout_secs: row.idle_timeout_secs.and_then(|s| u64::try_from(s).ok()),
             env: row
                 .env
                 .and_then(|e| serde_json::from_value(e).ok())
@@ -80,6 +84,7 @@ pub async fn create_agent(db: &impl ConnectionTrait, new: NewAgent) -> Result<Ag
         endpoint_url: Set(endpoint),
         timeout_secs: Set(i64::try_from(new.timeout_secs).unwrap_or(i64::MAX)),
         max_concurrency: Set(new.max_concurrency.and_then(|m| i32::try_from(m).ok())),
+        idle_timeout_secs: Set(new.idle_timeout_secs.and_then(|s| i64::try_from(s).ok())),
         env: Set(Some(serde_json::json!(new.env))),
         created_at: Set(at),
         updated_at: Set(at),

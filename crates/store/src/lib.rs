@@ -17,6 +17,7 @@ mod scope;
 mod shapes;
 mod stats;
 mod time;
+mod usage;
 
 pub use accounts::{
     MAX_USERS, NewUser, Role, User, create_user, list_users, user_by_email, user_by_id,
@@ -41,6 +42,7 @@ pub use projects::{
 pub use scope::Scope;
 pub use stats::{MinuteCount, StateCount, finished_per_minute, state_counts};
 pub use time::{from_millis, now};
+pub use usage::{project_usage_since, set_project_budget};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 

@@ -15,6 +15,8 @@ use crate::{MAX_PAGE, Result, Scope, StoreError, now};
 pub struct Project {
     pub id: ProjectId,
     pub name: String,
+    /// What its jobs may spend per UTC day, in micro-dollars; `None`: no limit.
+    pub budget_micro_usd_per_day: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,9 @@ impl TryFrom<project_rows::Model> for Project {
         Ok(Self {
             id: id_of(row.id, "project")?,
             name: row.name,
+            budget_micro_usd_per_day: row
+                .budget_micro_usd_per_day
+                .and_then(|b| u64::try_from(b).ok()),
         })
     }
 }

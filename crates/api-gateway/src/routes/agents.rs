@@ -40,7 +40,12 @@ pub(crate) async fn create_agent(
         CreateAgentRequest::Command(agent) => (
             agent.name,
             agentq_store::AgentKind::Command(agent.command),
-            (agent.timeout_secs, agent.max_concurrency, agent.env),
+            (
+                agent.timeout_secs,
+                agent.max_concurrency,
+                agent.idle_timeout_secs,
+                agent.env,
+            ),
         ),
         CreateAgentRequest::Http(agent) => {
             if let Err(refused) = state.settings.agent_hosts.check_url(&agent.endpoint_url) {
@@ -57,11 +62,12 @@ pub(crate) async fn create_agent(
             (
                 agent.name,
                 agentq_store::AgentKind::Http(agent.endpoint_url),
-                (agent.timeout_secs, agent.max_concurrency, agent.env),
+                // one request: there are no lines to be idle between
+                (agent.timeout_secs, agent.max_concurrency, None, agent.env),
             )
         }
     };
-    let (timeout_secs, max_concurrency, env) = limits;
+    let (timeout_secs, max_concurrency, idle_timeout_secs, env) = limits;
     let agent = agentq_store::create_agent(
         &state.db,
         NewAgent {
@@ -69,6 +75,7 @@ pub(crate) async fn create_agent(
             kind,
             timeout_secs: timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
             max_concurrency,
+            idle_timeout_secs,
             env: env.unwrap_or_default(),
         },
     )
@@ -104,6 +111,7 @@ fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
         kind,
         timeout_secs: agent.timeout_secs,
         max_concurrency: agent.max_concurrency,
+        idle_timeout_secs: agent.idle_timeout_secs,
         command: command.filter(|_| with_details),
         endpoint_url: endpoint_url.filter(|_| with_details),
         env: with_details.then_some(agent.env),

@@ -71,6 +71,7 @@ fn job_not_found() -> ApiError {
         (status = 403, description = "An MCP server's host is not one agents may reach (AGENTQ_AGENT_HOSTS)", body = ErrorBody),
         (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = ErrorBody),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = ErrorBody),
+        (status = 429, description = "Daily budget spent: the task's project spent its costUsdPerDay today (UTC); details say how much", body = ErrorBody),
         (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -101,6 +102,17 @@ pub(crate) async fn queue_job(
         if let Some(first) = claimed {
             return repeated_answer(&state, &caller, first).await;
         }
+    }
+    if let Err(refused) = state.budgets.check(task.project).await {
+        if let Some(key) = &idempotency_key {
+            // no job was made: the same key may be used again once there is budget
+            let _ = state
+                .queue
+                .home()
+                .release_idempotency_key(caller.user.id, key)
+                .await;
+        }
+        return Err(refused);
     }
     let job_data = job_data(&state, &request, &task, caller.user.id)?;
     let inserted = state
@@ -361,6 +373,8 @@ fn job_view(record: JobRecord, live: Option<&agentq_queue::JobSnapshot>) -> Job 
         last_error: record
             .last_error
             .or_else(|| live.and_then(|l| l.error.clone())),
+        // the queue's totals are ahead of the recorder's
+        usage: live.and_then(|l| l.usage).or(record.usage).map(Into::into),
         created_at: iso(record.created_at),
         updated_at: iso(record.updated_at),
     }

@@ -3,9 +3,11 @@
 use actix_web::web;
 use agentq_api_types::accounts::User;
 use agentq_api_types::projects::{
-    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, Membership, Project, Task,
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, Membership, Project, ProjectUsage,
+    SetBudgetRequest, Task,
 };
 use agentq_api_types::{Answer, ErrorBody};
+use agentq_domain::usage::{micros_to_usd, usd_to_micros};
 use agentq_domain::{ProjectId, UserId};
 
 use crate::auth::Caller;
@@ -29,7 +31,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         resource("/api/projects/{id}/tasks", "GET, POST")
             .route(web::post().to(create_task))
             .route(web::get().to(list_tasks)),
-    );
+    )
+    .service(resource("/api/projects/{id}/budget", "PUT").route(web::put().to(set_budget)))
+    .service(resource("/api/projects/{id}/usage", "GET").route(web::get().to(project_usage)));
+}
+
+fn project_view(project: agentq_store::Project) -> Project {
+    Project {
+        id: project.id.get(),
+        name: project.name,
+        cost_usd_per_day: project.budget_micro_usd_per_day.map(micros_to_usd),
+    }
 }
 
 #[utoipa::path(
@@ -49,10 +61,7 @@ pub(crate) async fn create_project(
     state: web::Data<AppState>,
 ) -> Created<Project> {
     let project = agentq_store::create_project(&state.db, &body.name).await?;
-    created(Answer::new(Project {
-        id: project.id.get(),
-        name: project.name,
-    }))
+    created(Answer::new(project_view(project)))
 }
 
 #[utoipa::path(
@@ -68,14 +77,72 @@ pub(crate) async fn list_projects(
     caller: Caller,
 ) -> Reply<Vec<Project>> {
     let projects = agentq_store::projects(&state.db, &caller.scope).await?;
-    let data = projects
-        .into_iter()
-        .map(|p| Project {
-            id: p.id.get(),
-            name: p.name,
-        })
-        .collect();
+    let data = projects.into_iter().map(project_view).collect();
     ok(Answer::new(data))
+}
+
+#[utoipa::path(
+    put, path = "/api/projects/{id}/budget", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    request_body = SetBudgetRequest,
+    responses(
+        (status = 200, description = "The project with its new budget", body = Answer<Project>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 404, description = "Project not found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn set_budget(
+    Admin(caller): Admin,
+    path: web::Path<String>,
+    Valid(body): Valid<SetBudgetRequest>,
+    state: web::Data<AppState>,
+) -> Reply<Project> {
+    let id = visible_project(&state, &caller, &path).await?;
+    // garde bounds the amount, so it converts
+    let budget = body.cost_usd_per_day.and_then(usd_to_micros);
+    if !agentq_store::set_project_budget(&state.db, id, budget).await? {
+        return Err(ApiError::not_found("Project not found"));
+    }
+    state.budgets.forget(id);
+    let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Project not found"))?;
+    ok(Answer::new(project_view(project)))
+}
+
+#[utoipa::path(
+    get, path = "/api/projects/{id}/usage", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "What the jobs the project queued today (UTC) spent, and its budget", body = Answer<ProjectUsage>),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 404, description = "Project not found (or not one of the caller's)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn project_usage(
+    caller: Caller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Reply<ProjectUsage> {
+    let not_found = || ApiError::not_found("Project not found");
+    let id: ProjectId = path.parse().map_err(|_| not_found())?;
+    let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let since = crate::budgets::start_of_utc_day();
+    let spent = agentq_store::project_usage_since(&state.db, id, since).await?;
+    let budget = project.budget_micro_usd_per_day;
+    ok(Answer::new(ProjectUsage {
+        project_id: id.get(),
+        since: crate::time::iso(since),
+        usage: spent.into(),
+        cost_usd_per_day: budget.map(micros_to_usd),
+        remaining_usd: budget.map(|b| micros_to_usd(b.saturating_sub(spent.cost_micro_usd))),
+    }))
 }
 
 /// A project the caller may see, from the path; others are "not found".

@@ -201,6 +201,7 @@ async fn seed(state: &AppState) -> (User, User, Project, Task, agentq_store::Age
             kind: AgentKind::Command(vec!["/bin/true".into()]),
             timeout_secs: 60,
             max_concurrency: None,
+            idle_timeout_secs: None,
             env: [("API_KEY".to_owned(), "agent-env-secret".to_owned())].into(),
         },
     )

@@ -74,6 +74,7 @@ impl Harness {
                 kind: AgentKind::Command(vec!["true".into()]),
                 timeout_secs: 10,
                 max_concurrency: None,
+                idle_timeout_secs: None,
                 env: Default::default(),
             },
         )

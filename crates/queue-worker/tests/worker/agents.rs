@@ -223,6 +223,7 @@ async fn max_concurrency_one_holds_across_two_worker_processes_scenario(h: Harne
             kind: agentq_store::AgentKind::Command(vec!["sh".into(), "-c".into(), script]),
             timeout_secs: 30,
             max_concurrency: Some(1),
+            idle_timeout_secs: None,
             env: Default::default(),
         },
     )

@@ -159,6 +159,7 @@ impl Harness {
                 kind: AgentKind::Command(vec!["sh".into(), "-c".into(), script.into()]),
                 timeout_secs,
                 max_concurrency: None,
+                idle_timeout_secs: None,
                 env: [("GREETING".to_owned(), "hello".to_owned())].into(),
             },
         )

@@ -74,6 +74,7 @@ async fn http_agent(h: &Harness, url: String) -> agentq_store::Agent {
             kind: AgentKind::Http(url),
             timeout_secs: 10,
             max_concurrency: None,
+            idle_timeout_secs: None,
             env: Default::default(),
         },
     )

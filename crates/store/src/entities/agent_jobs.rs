@@ -27,6 +27,10 @@ pub struct Model {
     pub max_attempts: i16,
     pub last_event_ms: i64,
     pub last_event_seq: i64,
+    /// What the agent spent, summed over its reports; `None` until it reports any.
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_micro_usd: Option<i64>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub max_concurrency: Option<i32>,
     /// Extra environment, a JSON object of strings.
     pub env: Option<Json>,
+    /// Seconds an agent may print nothing before it is stopped; `None` for no limit.
+    pub idle_timeout_secs: Option<i64>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
 }

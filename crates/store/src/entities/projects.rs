@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i64,
     pub name: String,
     pub created_at: DateTime,
+    /// What the project's jobs may spend in one UTC day, in micro-dollars; `None`: no limit.
+    pub budget_micro_usd_per_day: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 //! A job row as the store hands it out, and a job to record.
 
-use agentq_domain::{AgentId, JobId, JobState, Priority, ProjectId, TaskId, UserId};
+use agentq_domain::{AgentId, JobId, JobState, Priority, ProjectId, TaskId, Usage, UserId};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -31,6 +31,8 @@ pub struct JobRecord {
     pub execution_time_ms: Option<i64>,
     pub attempts_made: u32,
     pub max_attempts: u32,
+    /// What the agent spent; `None` until it reports any.
+    pub usage: Option<Usage>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -54,6 +56,7 @@ impl TryFrom<agent_jobs::Model> for JobRecord {
                 .ok_or_else(|| bad("priority"))?,
             attempts_made: u32::try_from(row.attempts_made).unwrap_or(0),
             max_attempts: u32::try_from(row.max_attempts).unwrap_or(0),
+            usage: usage_of(row.input_tokens, row.output_tokens, row.cost_micro_usd),
             queue_name: row.queue_name,
             task_code: row.task_code,
             job_data: row.job_data,
@@ -68,6 +71,20 @@ impl TryFrom<agent_jobs::Model> for JobRecord {
             updated_at: row.updated_at,
         })
     }
+}
+
+/// A row's usage columns as one value; `None` when the agent never reported any.
+pub(crate) fn usage_of(
+    input: Option<i64>,
+    output: Option<i64>,
+    cost: Option<i64>,
+) -> Option<Usage> {
+    let count = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    (input.is_some() || output.is_some() || cost.is_some()).then(|| Usage {
+        input_tokens: count(input),
+        output_tokens: count(output),
+        cost_micro_usd: count(cost),
+    })
 }
 
 /// A job to record, before it is queued.

@@ -1,6 +1,6 @@
 //! Applying the queue's events to job rows: in order, once, whatever the replay.
 
-use agentq_domain::{JobId, JobState, ProjectId, TaskId};
+use agentq_domain::{JobId, JobState, ProjectId, TaskId, Usage};
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
@@ -45,6 +45,8 @@ pub struct JobTransition {
     pub last_error: Option<String>,
     pub error_stack: Option<String>,
     pub execution_time_ms: Option<i64>,
+    /// The job's usage totals so far (not a delta: applying it twice changes nothing).
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +123,19 @@ pub async fn apply_transition(
     }
     if let Some(ms) = change.execution_time_ms {
         update = update.col_expr(Column::ExecutionTimeMs, Expr::value(ms));
+    }
+    if let Some(usage) = change.usage {
+        let column = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        update = update
+            .col_expr(Column::InputTokens, Expr::value(column(usage.input_tokens)))
+            .col_expr(
+                Column::OutputTokens,
+                Expr::value(column(usage.output_tokens)),
+            )
+            .col_expr(
+                Column::CostMicroUsd,
+                Expr::value(column(usage.cost_micro_usd)),
+            );
     }
     let later = Condition::any()
         .add(Column::LastEventMs.lt(position.ms))

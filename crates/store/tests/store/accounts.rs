@@ -136,6 +136,7 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
         kind: AgentKind::Command(vec!["python3".into(), "-m".into(), "review".into()]),
         timeout_secs: 60,
         max_concurrency: Some(1),
+        idle_timeout_secs: None,
         env: [("MODE".to_owned(), "strict".to_owned())].into(),
     };
     let agent = agentq_store::create_agent(db, new.clone())
@@ -149,6 +150,7 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
             name: "remote".into(),
             kind: AgentKind::Http("https://agents.example.com/run".into()),
             max_concurrency: None,
+            idle_timeout_secs: None,
             ..new.clone()
         },
     )

@@ -106,6 +106,7 @@ pub async fn fixture(db: &Db) -> Fixture {
             kind: AgentKind::Command(vec!["/bin/true".into()]),
             timeout_secs: 1800,
             max_concurrency: Some(2),
+            idle_timeout_secs: None,
             env: Default::default(),
         },
     )

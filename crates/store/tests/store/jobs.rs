@@ -1,4 +1,4 @@
-use agentq_domain::{AgentId, JobId, JobState, ProjectId, TaskId};
+use agentq_domain::{AgentId, JobId, JobState, ProjectId, TaskId, Usage};
 use agentq_store::{EventPosition, JobFilter, JobTransition, Scope, StoreError, TransitionOutcome};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
@@ -565,7 +565,106 @@ async fn bad_data_gets_a_clear_error(test: TestDb) {
     test.drop().await;
 }
 
+async fn usage_totals_are_recorded_and_summed_per_project_and_day(test: TestDb) {
+    let test = test.migrated().await;
+    let db = &test.db;
+    let f = fixture(db).await;
+    assert_eq!(f.project.budget_micro_usd_per_day, None);
+    assert!(
+        agentq_store::set_project_budget(db, f.project.id, Some(50_000))
+            .await
+            .expect("budget")
+    );
+    let project = agentq_store::project_by_id(db, &agentq_store::Scope::All, f.project.id)
+        .await
+        .expect("read")
+        .expect("project");
+    assert_eq!(project.budget_micro_usd_per_day, Some(50_000));
+    let missing = ProjectId::try_from(999_999).expect("id");
+    assert!(
+        !agentq_store::set_project_budget(db, missing, Some(1))
+            .await
+            .expect("no such project")
+    );
+
+    let since = agentq_store::now() - chrono::Duration::hours(1);
+    let nothing = agentq_store::project_usage_since(db, f.project.id, since)
+        .await
+        .expect("sum of no usage");
+    assert!(nothing.is_zero());
+
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            agentq_store::insert_job(db, new_job(&f))
+                .await
+                .expect("insert")
+                .job_id,
+        );
+    }
+    let spent = |input, cost| Usage {
+        input_tokens: input,
+        output_tokens: 1,
+        cost_micro_usd: cost,
+    };
+    let usage = |usage| JobTransition {
+        usage: Some(usage),
+        ..JobTransition::default()
+    };
+    // totals, not deltas: a later event replaces an earlier one; a stale one changes nothing
+    let apply = |id, position, change| agentq_store::apply_transition(db, id, position, change);
+    apply(&ids[0], at(100, 0), usage(spent(10, 20_000)))
+        .await
+        .expect("apply");
+    apply(&ids[0], at(100, 1), usage(spent(30, 25_000)))
+        .await
+        .expect("apply");
+    apply(&ids[0], at(100, 0), usage(spent(99, 99_999)))
+        .await
+        .expect("apply");
+    // large sums: SUM over BIGINT must decode on every backend
+    apply(
+        &ids[1],
+        at(100, 0),
+        usage(spent(5_000_000_000, 7_000_000_000)),
+    )
+    .await
+    .expect("apply");
+    let row = agentq_store::job_by_job_id(db, &agentq_store::Scope::All, &ids[0])
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(row.usage, Some(spent(30, 25_000)));
+    let untouched = agentq_store::job_by_job_id(db, &agentq_store::Scope::All, &ids[2])
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(untouched.usage, None, "no report, no usage");
+
+    let total = agentq_store::project_usage_since(db, f.project.id, since)
+        .await
+        .expect("sum");
+    assert_eq!(
+        total,
+        Usage {
+            input_tokens: 5_000_000_030,
+            output_tokens: 2,
+            cost_micro_usd: 7_000_025_000,
+        }
+    );
+    let later = agentq_store::now() + chrono::Duration::hours(1);
+    let none_since = agentq_store::project_usage_since(db, f.project.id, later)
+        .await
+        .expect("sum");
+    assert!(
+        none_since.is_zero(),
+        "jobs queued before `since` do not count"
+    );
+    test.drop().await;
+}
+
 on_every_backend!(
+    usage_totals_are_recorded_and_summed_per_project_and_day,
     a_job_row_and_its_activity_entry_are_written_together,
     concurrent_submissions_are_written_together_and_a_bad_row_fails_alone,
     transitions_apply_only_forwards_and_only_once,
