@@ -2,6 +2,7 @@
 //! against real Redis and a real database, driven only through HTTP, WebSocket and Socket.IO.
 
 mod access;
+mod approvals;
 mod browser;
 mod dashboard;
 mod deploy;

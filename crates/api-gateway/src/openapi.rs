@@ -26,6 +26,8 @@ use crate::routes;
         routes::jobs::retry_job,
         routes::jobs::job_logs,
         routes::jobs::job_details,
+        routes::approvals::approve_job,
+        routes::approvals::reject_job,
         routes::stats::stats,
         routes::workers::worker_status,
         routes::accounts::login,

@@ -76,6 +76,16 @@ pub struct CreateCommandAgent {
     #[garde(inner(range(min = 1, max = 7 * 24 * 3600)))]
     #[schema(value_type = i64, nullable = false, minimum = 1, maximum = 604_800)]
     pub idle_timeout_secs: Option<u64>,
+    /// Its jobs wait (`awaiting_approval`) until a project member approves them.
+    #[serde(default)]
+    #[garde(skip)]
+    pub requires_approval: bool,
+    /// It may ask for approval mid-run (`{"approval": {"question": …, "timeoutSecs": n}}` on
+    /// stdout) and reads each answer as one JSON line on stdin, which stays open after the
+    /// job's line for it.
+    #[serde(default)]
+    #[garde(skip)]
+    pub asks_approval: bool,
     /// Passed to the agent as is.
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
@@ -109,6 +119,10 @@ pub struct CreateHttpAgent {
     #[garde(inner(range(min = 1, max = 100_000)))]
     #[schema(value_type = i64, nullable = false, minimum = 1, maximum = 100_000)]
     pub max_concurrency: Option<u32>,
+    /// Its jobs wait (`awaiting_approval`) until a project member approves them.
+    #[serde(default)]
+    #[garde(skip)]
+    pub requires_approval: bool,
     /// Passed to the agent as is.
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
@@ -130,6 +144,12 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub idle_timeout_secs: Option<u64>,
+    /// Shown when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_approval: bool,
+    /// Shown when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub asks_approval: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub command: Option<Vec<String>>,

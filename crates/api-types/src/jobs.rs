@@ -1,5 +1,6 @@
 //! The seed's agent-execution routes: queue, status, cancel, plus agentq's list, retry and logs.
 
+use garde::Validate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -11,12 +12,15 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// A page's size when the request names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
-/// `POST /queue`'s `status`: always `queued`.
+/// `POST /queue`'s `status`: `queued`, or `awaiting_approval` when the agent requires
+/// approval (the job runs once a project member approves it).
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Queued {
     Queued,
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
 }
 
 /// What `POST /queue` answers (the seed's body).
@@ -132,6 +136,30 @@ pub struct JobCancelled {
     pub status: Cancelled,
     #[schema(format = DateTime)]
     pub cancelled_at: String,
+}
+
+/// `POST /jobs/{id}/approve` and `/reject`: an optional comment, kept in the job's activity
+/// (and, for a running agent's question, handed to the agent with the answer).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecisionRequest {
+    #[serde(default)]
+    #[garde(inner(length(chars, max = 2000)))]
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+/// What a decision did.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDecision {
+    pub job_id: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    /// Before a run: `waiting` (approved) or `cancelled` (rejected); during one: `active`
+    /// (the agent has the answer and goes on).
+    pub status: JobState,
 }
 
 /// `POST /jobs/{id}/retry`'s `status`: always `waiting`.

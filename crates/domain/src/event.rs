@@ -31,10 +31,15 @@ pub enum JobEventKind {
     Log,
     /// What the agent spent so far (the job's totals).
     Usage,
+    /// Waits for a project member's decision: before its run (its agent requires approval)
+    /// or during it (its agent asked a question).
+    AwaitingApproval,
+    Approved,
+    Rejected,
 }
 
 impl JobEventKind {
-    pub const ALL: [JobEventKind; 9] = [
+    pub const ALL: [JobEventKind; 12] = [
         Self::Queued,
         Self::Started,
         Self::Progress,
@@ -44,10 +49,14 @@ impl JobEventKind {
         Self::Retrying,
         Self::Log,
         Self::Usage,
+        Self::AwaitingApproval,
+        Self::Approved,
+        Self::Rejected,
     ];
 
     /// The state a job is in once this event happened; `None` for output lines and usage,
-    /// which say nothing of it. The one mapping the recorder and the broadcasters share.
+    /// which say nothing of it. For the approval events this is what they mean before a run;
+    /// during one the job stays `active` (`JobEvent::resulting_state` knows which). The one mapping the recorder and the broadcasters share.
     pub fn resulting_state(self) -> Option<JobState> {
         match self {
             Self::Queued => Some(JobState::Waiting),
@@ -57,6 +66,9 @@ impl JobEventKind {
             Self::Cancelled => Some(JobState::Cancelled),
             Self::Retrying => Some(JobState::Delayed),
             Self::Log | Self::Usage => None,
+            Self::AwaitingApproval => Some(JobState::AwaitingApproval),
+            Self::Approved => Some(JobState::Waiting),
+            Self::Rejected => Some(JobState::Cancelled),
         }
     }
 
@@ -71,6 +83,9 @@ impl JobEventKind {
             Self::Retrying => "agent_job_retrying",
             Self::Log => "agent_job_log",
             Self::Usage => "agent_job_usage",
+            Self::AwaitingApproval => "agent_job_awaiting_approval",
+            Self::Approved => "agent_job_approved",
+            Self::Rejected => "agent_job_rejected",
         }
     }
 }
@@ -124,7 +139,10 @@ mod tests {
                 "agent_job_cancelled",
                 "agent_job_retrying",
                 "agent_job_log",
-                "agent_job_usage"
+                "agent_job_usage",
+                "agent_job_awaiting_approval",
+                "agent_job_approved",
+                "agent_job_rejected"
             ]
         );
         for kind in JobEventKind::ALL {
@@ -157,7 +175,10 @@ mod state_tests {
                 Some("cancelled"),
                 Some("delayed"),
                 None,
-                None
+                None,
+                Some("awaiting_approval"),
+                Some("waiting"),
+                Some("cancelled")
             ]
         );
     }

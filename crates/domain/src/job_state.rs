@@ -24,16 +24,21 @@ pub enum JobState {
     /// Failed for good: attempts or stall limit used up, or not retryable.
     Failed,
     Cancelled,
+    /// Its agent requires approval: it waits for a project member's decision before it may
+    /// run (then `waiting`) or is rejected (then `cancelled`).
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 7] = [
         Self::Waiting,
         Self::Delayed,
         Self::Active,
         Self::Completed,
         Self::Failed,
         Self::Cancelled,
+        Self::AwaitingApproval,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +49,7 @@ impl JobState {
             Self::Completed => "completed",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::AwaitingApproval => "awaiting_approval",
         }
     }
 
@@ -64,6 +70,8 @@ impl JobState {
                 | (Active, Completed | Failed | Delayed | Waiting | Cancelled)
                 // the seed's retryJob: a failed job is queued again by hand
                 | (Failed, Waiting)
+                // approved or rejected before its run
+                | (AwaitingApproval, Waiting | Cancelled)
         )
     }
 }
@@ -103,6 +111,8 @@ mod tests {
             (Active, Waiting),
             (Active, Cancelled),
             (Failed, Waiting),
+            (AwaitingApproval, Waiting),
+            (AwaitingApproval, Cancelled),
         ];
         for from in JobState::ALL {
             for to in JobState::ALL {

@@ -121,6 +121,27 @@ pub fn event_data(event: &QueueEvent) -> String {
             let lines: Vec<&str> = lines.lines().collect();
             data.insert("lines".into(), lines.into());
         }
+        JobEvent::AwaitingApproval {
+            question,
+            timeout_secs,
+        } => {
+            data.insert("duringRun".into(), question.is_some().into());
+            if let Some(question) = question {
+                data.insert("question".into(), question.as_str().into());
+                data.insert("timeoutSecs".into(), (*timeout_secs).into());
+            }
+        }
+        JobEvent::Approved {
+            comment,
+            during_run,
+        }
+        | JobEvent::Rejected {
+            comment,
+            during_run,
+        } => {
+            data.insert("comment".into(), comment.as_str().into());
+            data.insert("duringRun".into(), (*during_run).into());
+        }
         JobEvent::Usage(usage) => {
             let usage = agentq_domain::usage::UsageView::from(*usage);
             data.insert("usage".into(), serde_json::json!(usage));

@@ -165,6 +165,8 @@ pub enum StateArg {
     Completed,
     Failed,
     Cancelled,
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
 }
 
 impl From<StateArg> for agentq_domain::JobState {
@@ -176,6 +178,7 @@ impl From<StateArg> for agentq_domain::JobState {
             StateArg::Completed => Self::Completed,
             StateArg::Failed => Self::Failed,
             StateArg::Cancelled => Self::Cancelled,
+            StateArg::AwaitingApproval => Self::AwaitingApproval,
         }
     }
 }

@@ -7,6 +7,11 @@
 //! the tail of stderr. An agent with an idle timeout that writes no line at all for that long
 //! is stopped and its attempt fails.
 //!
+//! An agent marked `asks_approval` may print `{"approval": {"question": "...", "timeoutSecs":
+//! n}}`: its question goes to the job's rooms, its run and idle timers pause (its lease is
+//! renewed as always), and a member's answer reaches it as one JSON line on stdin,
+//! `{"approved": true|false, "comment": "..."}`. No answer in time fails the job for good.
+//!
 //! Nothing the agent writes is trusted: lines are read with a bound, bytes that are not UTF-8
 //! are decoded lossily, the result and the error are bounded before they leave the worker.
 
@@ -17,7 +22,7 @@ use std::time::Duration;
 
 use agentq_domain::bounded::{self, MAX_LINE_BYTES};
 use agentq_domain::{JobId, Usage};
-use agentq_queue::{LeaseDeadline, LeaseToken, Outcome, Queue};
+use agentq_queue::{Decision, LeaseDeadline, LeaseToken, Outcome, Queue};
 use tokio::io::{AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
@@ -49,6 +54,8 @@ pub struct CommandSpec {
     /// How long the agent may write nothing (no line on stdout or stderr) before it is
     /// stopped; `None` for no limit.
     pub idle_timeout: Option<Duration>,
+    /// It may ask for approval mid-run: its stdin stays open for the answers.
+    pub asks_approval: bool,
     /// The job's private working directory.
     pub dir: PathBuf,
 }
@@ -70,6 +77,11 @@ enum Line {
     Usage(Usage),
     /// Says only that the agent is alive.
     Heartbeat,
+    /// Asks a project member, and waits at most `timeout` for the answer.
+    Approval {
+        question: String,
+        timeout: Duration,
+    },
     Output(String),
     Stderr(String),
 }
@@ -78,8 +90,25 @@ enum Line {
 enum Stop {
     TimedOut,
     Idle(Duration),
+    /// Nobody answered the agent's question in time.
+    Unanswered(Question),
     Asked,
 }
+
+/// A question the agent asked and waits to have answered.
+struct Question {
+    text: String,
+    timeout: Duration,
+    answer_by: tokio::time::Instant,
+    /// What was left of the run's time when it asked: the run timer pauses meanwhile.
+    run_left: Duration,
+}
+
+/// The longest an agent may wait for an answer; what it waits when it names no time.
+const MAX_APPROVAL_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+const DEFAULT_APPROVAL_WAIT: Duration = Duration::from_secs(3600);
+/// A question longer than this is cut (it is shown to people, not parsed).
+const MAX_QUESTION_CHARS: usize = 2000;
 
 /// Far enough away to never fire: the idle deadline of an agent without an idle timeout.
 /// (A year: longer than any run may last.)
@@ -95,6 +124,7 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
         .arg(millis(guard_lease(&job.lease)).to_string())
         .arg("--grace-ms")
         .arg(millis(KILL_GRACE).to_string())
+        .args(spec.asks_approval.then_some("--keep-stdin"))
         .arg("--")
         .args(&spec.argv)
         .env_clear()
@@ -149,6 +179,7 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
     let mut lease_open = true;
     let mut stopped: Option<Stop> = None;
     let mut streams_open = true;
+    let mut question: Option<Question> = None;
     let status = loop {
         tokio::select! {
             line = lines.recv(), if streams_open => {
@@ -159,6 +190,30 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
                 Some(Line::Progress(p)) => progress = Some(p),
                 Some(Line::Usage(spent)) => unsent_usage.add(spent),
                 Some(Line::Heartbeat) => {}
+                Some(Line::Approval { question: text, timeout }) => {
+                    if !spec.asks_approval || question.is_some() {
+                        pending.push(format!(
+                            "approval request ignored (the agent is not marked asksApproval, \
+                             or it already waits for an answer): {text}"
+                        ));
+                    } else {
+                        let asked = job.queue.ask(&job.id, job.token, &text, timeout.as_secs()).await;
+                        if let Err(err) = asked {
+                            // unanswerable: it ends as unanswered once its time is up
+                            tracing::warn!(job = %job.id, error = %err, "could not ask for approval");
+                        }
+                        let now = tokio::time::Instant::now();
+                        question = Some(Question {
+                            text,
+                            timeout,
+                            answer_by: now + timeout,
+                            run_left: deadline.deadline().saturating_duration_since(now),
+                        });
+                        // neither the run nor silence counts while a person decides
+                        deadline.as_mut().reset(now + NEVER);
+                        idle.as_mut().reset(now + NEVER);
+                    }
+                }
                 Some(Line::Output(text)) => pending.push(text),
                 Some(Line::Stderr(text)) => {
                     if stderr_tail.len() == STDERR_TAIL_LINES {
@@ -176,6 +231,26 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
                     let _ = job.queue.progress(&job.id, job.token, p).await;
                 }
                 send_usage(&job, &mut unsent_usage).await;
+                if let Some(asked) = question.take() {
+                    match job.queue.answer(&job.id).await {
+                        Ok(Some(answer)) => {
+                            let line = serde_json::json!({
+                                "approved": answer.decision == Decision::Approved,
+                                "comment": answer.comment,
+                            });
+                            let _ = control.write_all(format!("answer {line}\n").as_bytes()).await;
+                            let now = tokio::time::Instant::now();
+                            deadline.as_mut().reset(now + asked.run_left);
+                            idle.as_mut().reset(now + idle_for);
+                        }
+                        _ if tokio::time::Instant::now() >= asked.answer_by && stopped.is_none() => {
+                            stopped = Some(Stop::Unanswered(asked));
+                            ask_to_stop(&mut control).await;
+                        }
+                        // not yet (or Redis did not answer: asked again on the next tick)
+                        _ => question = Some(asked),
+                    }
+                }
             }
             changed = lease.changed(), if lease_open && stopped.is_none() => match changed {
                 Ok(()) => {
@@ -218,6 +293,13 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
     match (stopped, status) {
         (Some(Stop::TimedOut), _) => {
             Outcome::Failed(format!("timed out after {} s", spec.timeout.as_secs()))
+        }
+        (Some(Stop::Unanswered(asked)), _) => {
+            Outcome::FailedForGood(bounded::error_text(&format!(
+                "no answer to the agent's approval request within {} s: {}",
+                asked.timeout.as_secs(),
+                asked.text
+            )))
         }
         (Some(Stop::Idle(quiet)), _) => Outcome::Failed(format!(
             "idle timeout: the agent wrote nothing for {} s",
@@ -336,6 +418,22 @@ fn parse_stdout(line: String) -> Parsed {
         if map.get("heartbeat") == Some(&serde_json::Value::Bool(true)) {
             return Parsed::Line(Line::Heartbeat);
         }
+        if let Some(asked) = map.get("approval")
+            && let Some(text) = asked.get("question").and_then(serde_json::Value::as_str)
+        {
+            let timeout = asked
+                .get("timeoutSecs")
+                .and_then(serde_json::Value::as_f64)
+                .filter(|secs| secs.is_finite() && *secs >= 1.0)
+                .map_or(DEFAULT_APPROVAL_WAIT, |secs| {
+                    Duration::from_secs_f64(secs.min(MAX_APPROVAL_WAIT.as_secs_f64()))
+                });
+            let text: String = text.chars().take(MAX_QUESTION_CHARS).collect();
+            return Parsed::Line(Line::Approval {
+                question: text,
+                timeout,
+            });
+        }
     }
     Parsed::Line(Line::Output(bounded::cut(line, MAX_LINE_BYTES)))
 }
@@ -391,5 +489,32 @@ mod tests {
         let lowering = r#"{"usage": {"costUsd": -1}}"#;
         assert!(matches!(parsed(lowering), Line::Output(text) if text == lowering));
         assert!(matches!(parsed(r#"{"heartbeat": "yes"}"#), Line::Output(_)));
+    }
+
+    #[test]
+    fn an_approval_request_has_a_bounded_question_and_wait() {
+        let asked = parsed(r#"{"approval": {"question": "deploy?", "timeoutSecs": 90}}"#);
+        assert!(matches!(
+            asked,
+            Line::Approval { question, timeout } if question == "deploy?" && timeout.as_secs() == 90
+        ));
+        let long = format!(
+            r#"{{"approval": {{"question": "{}", "timeoutSecs": 1e12}}}}"#,
+            "x".repeat(5000)
+        );
+        assert!(matches!(
+            parsed(&long),
+            Line::Approval { question, timeout }
+                if question.len() == MAX_QUESTION_CHARS && timeout == MAX_APPROVAL_WAIT
+        ));
+        let unnamed_wait = parsed(r#"{"approval": {"question": "ok?", "timeoutSecs": -5}}"#);
+        assert!(matches!(
+            unnamed_wait,
+            Line::Approval { timeout, .. } if timeout == DEFAULT_APPROVAL_WAIT
+        ));
+        assert!(matches!(
+            parsed(r#"{"approval": {"timeoutSecs": 5}}"#),
+            Line::Output(_)
+        ));
     }
 }

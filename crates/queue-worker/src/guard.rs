@@ -8,6 +8,9 @@
 //!   guard kills the agent's group, before another worker may lease the job (a frozen worker,
 //!   or one cut off from Redis, cannot renew);
 //! - `stop`: SIGTERM to the agent's group, SIGKILL after the grace (`--grace-ms`);
+//! - `answer <json>`: with `--keep-stdin` (an agent that may ask for approval mid-run), the
+//!   line `<json>` goes to the agent's stdin, which stays open after the job's line for it;
+//!   without, the agent's stdin ends after the job's line;
 //! - end of input: the worker is gone (`kill -9`, a crash): SIGKILL to the group at once.
 //!
 //! The guard exits with the agent's exit code (128 + the signal when a signal ended it) and
@@ -16,7 +19,7 @@
 
 use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,7 +42,7 @@ struct State {
 pub fn main(args: &[String]) -> i32 {
     let Some((options, argv)) = parse(args) else {
         eprintln!(
-            "usage: queue-worker {SUBCOMMAND} --lease-ms N --grace-ms N -- PROGRAM [ARGS...]"
+            "usage: queue-worker {SUBCOMMAND} --lease-ms N --grace-ms N [--keep-stdin] -- PROGRAM [ARGS...]"
         );
         return 2;
     };
@@ -60,10 +63,20 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let group = child.id();
+    // where answers go: the agent's stdin, once its job is written, if it stays open
+    let answers: Arc<Mutex<Option<ChildStdin>>> = Arc::default();
     if let Some(mut stdin) = child.stdin.take() {
-        // the agent reads its job, then sees the end of its input
+        let answers = answers.clone();
+        let keep = options.keep_stdin;
         std::thread::spawn(move || {
-            let _ = stdin.write_all(job.as_bytes());
+            let written = stdin.write_all(job.as_bytes()).is_ok();
+            if keep
+                && written
+                && let Ok(mut answers) = answers.lock()
+            {
+                *answers = Some(stdin);
+            }
+            // otherwise the agent reads its job, then sees the end of its input
         });
     }
     let shared = Arc::new((
@@ -73,7 +86,7 @@ pub fn main(args: &[String]) -> i32 {
         }),
         Condvar::new(),
     ));
-    spawn_listener(shared.clone());
+    spawn_listener(shared.clone(), answers);
     {
         let shared = shared.clone();
         std::thread::spawn(move || {
@@ -90,6 +103,7 @@ pub fn main(args: &[String]) -> i32 {
 struct Options {
     lease: Duration,
     grace: Duration,
+    keep_stdin: bool,
 }
 
 fn parse(args: &[String]) -> Option<(Options, &[String])> {
@@ -110,16 +124,26 @@ fn parse(args: &[String]) -> Option<(Options, &[String])> {
         Options {
             lease: millis("--lease-ms")?,
             grace: millis("--grace-ms")?,
+            keep_stdin: flags.iter().any(|f| f == "--keep-stdin"),
         },
         argv,
     ))
 }
 
 /// Reads the worker's instructions until its end of input.
-fn spawn_listener(shared: Arc<(Mutex<State>, Condvar)>) {
+fn spawn_listener(shared: Arc<(Mutex<State>, Condvar)>, answers: Arc<Mutex<Option<ChildStdin>>>) {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
+            if let Some(answer) = line.strip_prefix("answer ") {
+                if let Ok(mut answers) = answers.lock()
+                    && let Some(stdin) = answers.as_mut()
+                {
+                    // an agent that stopped reading loses its answer, not the guard
+                    let _ = writeln!(stdin, "{answer}").and_then(|()| stdin.flush());
+                }
+                continue;
+            }
             let mut words = line.split_whitespace();
             match (
                 words.next(),

@@ -106,6 +106,7 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
                 stdin: serde_json::to_string(&input).unwrap_or_default(),
                 timeout,
                 idle_timeout: agent.idle_timeout_secs.map(Duration::from_secs),
+                asks_approval: agent.asks_approval,
                 dir: dir.path().to_owned(),
             };
             let running = RunningJob {

@@ -83,7 +83,12 @@ pub async fn reconcile_once(
     grace: Duration,
 ) -> anyhow::Result<Reconciled> {
     let filter = JobFilter {
-        states: vec![JobState::Waiting, JobState::Delayed, JobState::Active],
+        states: vec![
+            JobState::Waiting,
+            JobState::Delayed,
+            JobState::Active,
+            JobState::AwaitingApproval,
+        ],
         ..JobFilter::default()
     };
     let now_ms = queue.home().redis_time_ms().await?;
@@ -180,6 +185,8 @@ fn new_job(row: &JobRecord) -> NewJob {
     job.project = Some(row.project);
     job.task = Some(row.task);
     job.max_attempts = Some(row.max_attempts);
+    // nobody decided yet: it is held again, never free to run
+    job.held = row.status == JobState::AwaitingApproval;
     job
 }
 

@@ -94,10 +94,17 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
                 ..state
             }
         }
-        JobEvent::Cancelled => JobTransition {
+        JobEvent::Cancelled
+        | JobEvent::Rejected {
+            during_run: false, ..
+        } => JobTransition {
             completed_at: at,
             ..state
         },
+        // held, approved, or a question and its answer during a run (the job stays active)
+        JobEvent::AwaitingApproval { .. }
+        | JobEvent::Approved { .. }
+        | JobEvent::Rejected { .. } => state,
     };
     Some(change)
 }

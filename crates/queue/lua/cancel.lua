@@ -1,6 +1,7 @@
--- cancel: a waiting or delayed job is cancelled at once; an active one gets a cancel request
--- that is published to the workers, and its worker finishes it as cancelled.
--- KEYS[1] wait   KEYS[2] delayed   KEYS[3] cancelled   KEYS[4] events
+-- cancel: a waiting, delayed or held (awaiting approval) job is cancelled at once; an active one
+-- gets a cancel request that is published to the workers, and its worker finishes it as
+-- cancelled.
+-- KEYS[1] wait   KEYS[2] delayed   KEYS[3] cancelled   KEYS[4] events   KEYS[5] held
 -- ARGV[1] key prefix   ARGV[2] job id   ARGV[3] control channel
 -- Returns: 'cancelled', 'requested' (active), 'finished' (completed/failed/cancelled) or 'missing'
 local id = ARGV[2]
@@ -8,10 +9,11 @@ local key = ARGV[1] .. 'job:' .. id
 local h = redis.call('HMGET', key, 'state', 'project', 'task', 'trace')
 local state = h[1]
 if not state then return 'missing' end
-if state == 'waiting' or state == 'delayed' then
+local from = { waiting = KEYS[1], delayed = KEYS[2], awaiting_approval = KEYS[5] }
+if from[state] then
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
-  redis.call('ZREM', state == 'waiting' and KEYS[1] or KEYS[2], id)
+  redis.call('ZREM', from[state], id)
   redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now)
   redis.call('ZADD', KEYS[3], now, id)
   -- like every lifecycle event, it carries the job's trace when it has one

@@ -1,10 +1,12 @@
--- enqueue: add jobs to the wait set, each with its queued event. Idempotent per job id: a job
--- whose hash already exists is left as it is (a hash without a state is not a job: it is
--- written over).
+-- enqueue: add jobs to the wait set, each with its queued event; a held job (its agent requires
+-- approval) goes to the held set instead, with its awaiting-approval event, until decide.lua.
+-- Idempotent per job id: a job whose hash already exists is left as it is (a hash without a
+-- state is not a job: it is written over).
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] order (the enqueue counter)
+-- KEYS[5] held zset
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
---   then n groups of 8: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
---   W3C traceparent ('' for none; kept with the job and written on its events)
+--   then n groups of 9: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
+--   W3C traceparent ('' for none; kept with the job and written on its events), held ('1' or '')
 -- Returns: n integers, 1 = added, 0 = already known.
 -- Counters that start at zero (made, token, stalls) are not written: absent reads as 0.
 local prefix = ARGV[1]
@@ -15,11 +17,21 @@ local last = redis.call('INCRBY', KEYS[4], n)
 local added = {}
 local scores = {}
 for i = 0, n - 1 do
-  local b = 3 + i * 8
+  local b = 3 + i * 9
   local id = ARGV[b]
   local key = prefix .. 'job:' .. id
   if redis.call('HEXISTS', key, 'state') == 1 then
     added[i + 1] = 0
+  elseif ARGV[b + 8] == '1' then
+    -- the order is kept for the wait score it gets once approved
+    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', ARGV[b + 1], 'order', last - n + i + 1,
+      'state', 'awaiting_approval', 'project', ARGV[b + 4], 'task', ARGV[b + 5],
+      'max', ARGV[b + 2], 'backoff', ARGV[b + 3], 'queued_at', now)
+    if ARGV[b + 7] ~= '' then redis.call('HSET', key, 'trace', ARGV[b + 7]) end
+    redis.call('ZADD', KEYS[5], now, id)
+    redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_awaiting_approval', 'job', id,
+      'project', ARGV[b + 4], 'task', ARGV[b + 5], 'during_run', '0')
+    added[i + 1] = 1
   else
     local prio = tonumber(ARGV[b + 1])
     local order = last - n + i + 1

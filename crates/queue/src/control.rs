@@ -9,7 +9,7 @@ use crate::{Queue, QueueError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// It was waiting or delayed and is cancelled now.
+    /// It was waiting, delayed or awaiting approval and is cancelled now.
     Cancelled,
     /// It is running; its worker was asked to stop it and will finish it as cancelled.
     Requested,
@@ -34,6 +34,7 @@ impl Queue {
             ("delayed", keys.delayed()),
             ("cancelled", keys.cancelled()),
             ("events", keys.events()),
+            ("held", keys.held()),
         ]);
         invocation
             .arg(keys.prefix())

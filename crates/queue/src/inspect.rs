@@ -15,11 +15,12 @@ pub struct StateCounts {
     pub completed: u64,
     pub failed: u64,
     pub cancelled: u64,
+    pub awaiting_approval: u64,
 }
 
 impl StateCounts {
     /// Each state's name (as `JobState` spells it) with its count.
-    pub fn by_state(&self) -> [(&'static str, u64); 6] {
+    pub fn by_state(&self) -> [(&'static str, u64); 7] {
         [
             ("waiting", self.waiting),
             ("delayed", self.delayed),
@@ -27,6 +28,7 @@ impl StateCounts {
             ("completed", self.completed),
             ("failed", self.failed),
             ("cancelled", self.cancelled),
+            ("awaiting_approval", self.awaiting_approval),
         ]
     }
 }
@@ -66,10 +68,11 @@ impl Queue {
             keys.completed(),
             keys.failed(),
             keys.cancelled(),
+            keys.held(),
         ] {
             pipe.zcard(key);
         }
-        let (waiting, delayed, active, completed, failed, cancelled) = self
+        let (waiting, delayed, active, completed, failed, cancelled, awaiting_approval) = self
             .redis
             .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
             .await?;
@@ -80,6 +83,7 @@ impl Queue {
             completed,
             failed,
             cancelled,
+            awaiting_approval,
         })
     }
 

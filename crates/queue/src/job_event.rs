@@ -47,6 +47,21 @@ pub enum JobEvent {
     },
     /// What the agent spent so far: the job's totals, not the last report.
     Usage(Usage),
+    /// Waits for a member's decision: before its run (`question` is `None`), or during it,
+    /// when its agent asked `question` and waits `timeout_secs` for the answer.
+    AwaitingApproval {
+        question: Option<String>,
+        timeout_secs: Option<u64>,
+    },
+    /// A member's decision, with their comment; `during_run` when it answers the agent.
+    Approved {
+        comment: String,
+        during_run: bool,
+    },
+    Rejected {
+        comment: String,
+        during_run: bool,
+    },
 }
 
 impl JobEvent {
@@ -61,12 +76,27 @@ impl JobEvent {
             Self::Retrying { .. } => JobEventKind::Retrying,
             Self::Log { .. } => JobEventKind::Log,
             Self::Usage(_) => JobEventKind::Usage,
+            Self::AwaitingApproval { .. } => JobEventKind::AwaitingApproval,
+            Self::Approved { .. } => JobEventKind::Approved,
+            Self::Rejected { .. } => JobEventKind::Rejected,
         }
     }
 
-    /// The state the job is in once this happened; `None` for output lines.
+    /// The state the job is in once this happened; `None` for output lines and usage. A
+    /// question asked during a run, and its answer, leave the job `active`.
     pub fn resulting_state(&self) -> Option<JobState> {
-        self.kind().resulting_state()
+        match self {
+            Self::AwaitingApproval {
+                question: Some(_), ..
+            }
+            | Self::Approved {
+                during_run: true, ..
+            }
+            | Self::Rejected {
+                during_run: true, ..
+            } => Some(JobState::Active),
+            _ => self.kind().resulting_state(),
+        }
     }
 
     /// The variant of `kind` from an entry's remaining fields. A missing text is empty and a
@@ -102,6 +132,18 @@ impl JobEvent {
             JobEventKind::Log => Self::Log {
                 lines: fields.remove("lines").unwrap_or_default(),
             },
+            JobEventKind::AwaitingApproval => Self::AwaitingApproval {
+                question: fields.remove("question").filter(|_| during_run(fields)),
+                timeout_secs: number(fields, "timeout_secs"),
+            },
+            JobEventKind::Approved => Self::Approved {
+                comment: fields.remove("comment").unwrap_or_default(),
+                during_run: during_run(fields),
+            },
+            JobEventKind::Rejected => Self::Rejected {
+                comment: fields.remove("comment").unwrap_or_default(),
+                during_run: during_run(fields),
+            },
             JobEventKind::Usage => Self::Usage(Usage {
                 input_tokens: number(fields, "input_tokens").unwrap_or(0),
                 output_tokens: number(fields, "output_tokens").unwrap_or(0),
@@ -109,6 +151,10 @@ impl JobEvent {
             }),
         }
     }
+}
+
+fn during_run(fields: &HashMap<String, String>) -> bool {
+    fields.get("during_run").is_some_and(|v| v == "1")
 }
 
 fn number<T: std::str::FromStr>(fields: &HashMap<String, String>, name: &str) -> Option<T> {

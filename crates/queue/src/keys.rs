@@ -51,6 +51,11 @@ impl Keys {
         self.key("delayed")
     }
 
+    /// Sorted set: jobs awaiting approval before their run; score = enqueue time (ms).
+    pub fn held(&self) -> String {
+        self.key("held")
+    }
+
     /// Sorted set: leased jobs; score = lease deadline (ms). Past it, the job has stalled.
     pub fn active(&self) -> String {
         self.key("active")

@@ -5,6 +5,7 @@
 //! Time always comes from Redis `TIME`. Workers lease jobs in batches and report outcomes in
 //! batches ([`Queue::cycle`]), which keeps Redis' own CPU per job low.
 
+mod approval;
 mod config;
 mod connection;
 mod consumer;
@@ -28,6 +29,7 @@ mod workers;
 
 use std::sync::{Arc, OnceLock};
 
+pub use approval::{Answer, DecideOutcome, Decision};
 pub use config::{QueueConfig, Retention};
 pub use connection::{Connection, Redis};
 pub use consumer::{Cycle, Finished, LeaseDeadline, LeaseStatus, LeaseToken, LeasedJob, Outcome};

@@ -254,6 +254,7 @@ impl Partitions {
             total.completed += counts.completed;
             total.failed += counts.failed;
             total.cancelled += counts.cancelled;
+            total.awaiting_approval += counts.awaiting_approval;
         }
         Ok(total)
     }

@@ -27,6 +27,8 @@ pub struct NewJob {
     /// The W3C `traceparent` of the request that queued it: kept with the job and written on
     /// each of its lifecycle events, so that they join the request's trace.
     pub trace: Option<String>,
+    /// Its agent requires approval: it is held (`awaiting_approval`) until a member decides.
+    pub held: bool,
 }
 
 impl NewJob {
@@ -39,6 +41,7 @@ impl NewJob {
             payload: payload.into(),
             max_attempts: None,
             trace: None,
+            held: false,
         }
     }
 
@@ -84,6 +87,7 @@ impl Queue {
             ("events", keys.events()),
             ("marker", keys.marker()),
             ("order", keys.order()),
+            ("held", keys.held()),
         ]);
         invocation.arg(keys.prefix()).arg(jobs.len());
         let backoff_ms = self.config.backoff.base.as_millis() as u64;
@@ -96,7 +100,8 @@ impl Queue {
                 .arg(optional(job.project))
                 .arg(optional(job.task))
                 .arg(&job.payload)
-                .arg(job.trace.as_deref().unwrap_or(""));
+                .arg(job.trace.as_deref().unwrap_or(""))
+                .arg(if job.held { "1" } else { "" });
         }
         let added: Vec<i64> = self
             .redis

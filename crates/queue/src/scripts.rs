@@ -128,6 +128,8 @@ pub(crate) struct Scripts {
     pub retry: LuaScript,
     pub progress: LuaScript,
     pub usage: LuaScript,
+    pub ask: LuaScript,
+    pub decide: LuaScript,
     pub log: LuaScript,
     pub trim_events: LuaScript,
     pub lock: LuaScript,
@@ -147,6 +149,8 @@ impl Default for Scripts {
             retry: LuaScript::new(include_str!("../lua/retry.lua")),
             progress: LuaScript::new(include_str!("../lua/progress.lua")),
             usage: LuaScript::new(include_str!("../lua/usage.lua")),
+            ask: LuaScript::new(include_str!("../lua/ask.lua")),
+            decide: LuaScript::new(include_str!("../lua/decide.lua")),
             log: LuaScript::new(include_str!("../lua/log.lua")),
             trim_events: LuaScript::new(include_str!("../lua/trim_events.lua")),
             lock: LuaScript::new(include_str!("../lua/lock.lua")),
@@ -168,7 +172,7 @@ impl std::fmt::Debug for Scripts {
 mod tests {
     use super::*;
 
-    const SOURCES: [&str; 14] = [
+    const SOURCES: [&str; 16] = [
         include_str!("../lua/enqueue.lua"),
         include_str!("../lua/cycle.lua"),
         include_str!("../lua/extend.lua"),
@@ -176,6 +180,8 @@ mod tests {
         include_str!("../lua/retry.lua"),
         include_str!("../lua/progress.lua"),
         include_str!("../lua/usage.lua"),
+        include_str!("../lua/ask.lua"),
+        include_str!("../lua/decide.lua"),
         include_str!("../lua/log.lua"),
         include_str!("../lua/trim_events.lua"),
         include_str!("../lua/lock.lua"),
@@ -217,8 +223,8 @@ mod tests {
     #[test]
     fn every_header_lists_its_arguments_and_says_when_a_tail_follows() {
         let argv: Vec<(usize, bool)> = SOURCES.iter().map(|s| header_argv(s)).collect();
-        // enqueue, cycle, extend, cancel, retry, progress, usage, log, trim_events, lock,
-        // unlock, heartbeat, slot, peek
+        // enqueue, cycle, extend, cancel, retry, progress, usage, ask, decide, log,
+        // trim_events, lock, unlock, heartbeat, slot, peek
         assert_eq!(
             argv,
             [
@@ -229,6 +235,8 @@ mod tests {
                 (2, false),
                 (4, false),
                 (6, false),
+                (5, false),
+                (4, false),
                 (4, true),
                 (3, false),
                 (2, false),

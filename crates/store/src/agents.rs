@@ -28,6 +28,10 @@ pub struct Agent {
     pub max_concurrency: Option<u32>,
     /// Seconds a command agent may write nothing before it is stopped; `None`: no limit.
     pub idle_timeout_secs: Option<u64>,
+    /// Its jobs wait for a project member's approval before they run.
+    pub requires_approval: bool,
+    /// A command agent that may ask for approval mid-run (its stdin stays open for answers).
+    pub asks_approval: bool,
     pub env: BTreeMap<String, String>,
 }
 
@@ -38,6 +42,8 @@ pub struct NewAgent {
     pub timeout_secs: u64,
     pub max_concurrency: Option<u32>,
     pub idle_timeout_secs: Option<u64>,
+    pub requires_approval: bool,
+    pub asks_approval: bool,
     pub env: BTreeMap<String, String>,
 }
 
@@ -62,6 +68,8 @@ impl TryFrom<agents::Model> for Agent {
             timeout_secs: u64::try_from(row.timeout_secs).unwrap_or(0),
             max_concurrency: row.max_concurrency.and_then(|m| u32::try_from(m).ok()),
             idle_timeout_secs: row.idle_timeout_secs.and_then(|s| u64::try_from(s).ok()),
+            requires_approval: row.requires_approval.unwrap_or(false),
+            asks_approval: row.asks_approval.unwrap_or(false),
             env: row
                 .env
                 .and_then(|e| serde_json::from_value(e).ok())
@@ -85,6 +93,8 @@ pub async fn create_agent(db: &impl ConnectionTrait, new: NewAgent) -> Result<Ag
         timeout_secs: Set(i64::try_from(new.timeout_secs).unwrap_or(i64::MAX)),
         max_concurrency: Set(new.max_concurrency.and_then(|m| i32::try_from(m).ok())),
         idle_timeout_secs: Set(new.idle_timeout_secs.and_then(|s| i64::try_from(s).ok())),
+        requires_approval: Set(Some(new.requires_approval)),
+        asks_approval: Set(Some(new.asks_approval)),
         env: Set(Some(serde_json::json!(new.env))),
         created_at: Set(at),
         updated_at: Set(at),

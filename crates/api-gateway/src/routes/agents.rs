@@ -1,6 +1,8 @@
 //! Agents: admins define them; everyone signed in may list them (to pick one), but only
 //! admins see how they run (argv, endpoint, environment), which may hold secrets.
 
+use std::collections::BTreeMap;
+
 use actix_web::web;
 use agentq_api_types::agents::{Agent, AgentKind, CreateAgentRequest, DEFAULT_TIMEOUT_SECS};
 use agentq_api_types::{Answer, ErrorBody};
@@ -40,12 +42,14 @@ pub(crate) async fn create_agent(
         CreateAgentRequest::Command(agent) => (
             agent.name,
             agentq_store::AgentKind::Command(agent.command),
-            (
-                agent.timeout_secs,
-                agent.max_concurrency,
-                agent.idle_timeout_secs,
-                agent.env,
-            ),
+            Limits {
+                timeout_secs: agent.timeout_secs,
+                max_concurrency: agent.max_concurrency,
+                idle_timeout_secs: agent.idle_timeout_secs,
+                requires_approval: agent.requires_approval,
+                asks_approval: agent.asks_approval,
+                env: agent.env,
+            },
         ),
         CreateAgentRequest::Http(agent) => {
             if let Err(refused) = state.settings.agent_hosts.check_url(&agent.endpoint_url) {
@@ -62,21 +66,29 @@ pub(crate) async fn create_agent(
             (
                 agent.name,
                 agentq_store::AgentKind::Http(agent.endpoint_url),
-                // one request: there are no lines to be idle between
-                (agent.timeout_secs, agent.max_concurrency, None, agent.env),
+                Limits {
+                    timeout_secs: agent.timeout_secs,
+                    max_concurrency: agent.max_concurrency,
+                    // one request: there are no lines to be idle between, nor to ask with
+                    idle_timeout_secs: None,
+                    requires_approval: agent.requires_approval,
+                    asks_approval: false,
+                    env: agent.env,
+                },
             )
         }
     };
-    let (timeout_secs, max_concurrency, idle_timeout_secs, env) = limits;
     let agent = agentq_store::create_agent(
         &state.db,
         NewAgent {
             name,
             kind,
-            timeout_secs: timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
-            max_concurrency,
-            idle_timeout_secs,
-            env: env.unwrap_or_default(),
+            timeout_secs: limits.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            max_concurrency: limits.max_concurrency,
+            idle_timeout_secs: limits.idle_timeout_secs,
+            requires_approval: limits.requires_approval,
+            asks_approval: limits.asks_approval,
+            env: limits.env.unwrap_or_default(),
         },
     )
     .await?;
@@ -100,6 +112,16 @@ pub(crate) async fn list_agents(state: web::Data<AppState>, caller: Caller) -> R
     ok(Answer::new(data))
 }
 
+/// What both kinds of agent share, as the request gave it.
+struct Limits {
+    timeout_secs: Option<u64>,
+    max_concurrency: Option<u32>,
+    idle_timeout_secs: Option<u64>,
+    requires_approval: bool,
+    asks_approval: bool,
+    env: Option<BTreeMap<String, String>>,
+}
+
 fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
     let (kind, command, endpoint_url) = match agent.kind {
         agentq_store::AgentKind::Command(argv) => (AgentKind::Command, Some(argv), None),
@@ -112,6 +134,8 @@ fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
         timeout_secs: agent.timeout_secs,
         max_concurrency: agent.max_concurrency,
         idle_timeout_secs: agent.idle_timeout_secs,
+        requires_approval: agent.requires_approval,
+        asks_approval: agent.asks_approval,
         command: command.filter(|_| with_details),
         endpoint_url: endpoint_url.filter(|_| with_details),
         env: with_details.then_some(agent.env),

@@ -44,7 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The job named by the path, if it exists and the caller may see it; otherwise `not_found()`
 /// (a malformed id, a missing job and another project's job all look the same).
-async fn visible_job(
+pub(super) async fn visible_job(
     state: &AppState,
     scope: &Scope,
     raw_id: &str,
@@ -54,7 +54,7 @@ async fn visible_job(
     state.batched.job(scope, id).await?.ok_or_else(not_found)
 }
 
-fn job_not_found() -> ApiError {
+pub(super) fn job_not_found() -> ApiError {
     ApiError::not_found("Job not found")
 }
 
@@ -128,6 +128,7 @@ pub(crate) async fn queue_job(
             max_attempts: state.settings.core.attempts,
             job_data: job_data.clone(),
             queued_by: Some(caller.user.id),
+            held: agent.requires_approval,
         })
         .await;
     let queued_at = match inserted {
@@ -153,6 +154,7 @@ pub(crate) async fn queue_job(
         max_attempts: Some(state.settings.core.attempts),
         // the request's trace goes on with the job, to its events and its worker
         trace: agentq_telemetry::traceparent(&tracing::Span::current()),
+        held: agent.requires_approval,
     };
     if let Err(err) = state.queue.enqueue(&job).await
         && !enqueued_after_all(&state, &job_id, &err).await
@@ -166,7 +168,11 @@ pub(crate) async fn queue_job(
         agent_id: agent.id.get(),
         agent_name: agent.name,
         project_id: task.project.get(),
-        status: Queued::Queued,
+        status: if agent.requires_approval {
+            Queued::AwaitingApproval
+        } else {
+            Queued::Queued
+        },
         priority,
         queued_at: iso(queued_at),
     })
@@ -407,13 +413,24 @@ pub(crate) async fn job_status(
 /// Records who did what to a job. The action already happened in the queue, so a failure here
 /// is logged rather than turned into an error for the caller.
 async fn log_job_activity(state: &AppState, caller: &Caller, record: &JobRecord, action: &str) {
+    log_job_activity_with(state, caller, record, action, None).await;
+}
+
+/// The job's activity entry for what `caller` did, with `detail` when there is more to say.
+pub(super) async fn log_job_activity_with(
+    state: &AppState,
+    caller: &Caller,
+    record: &JobRecord,
+    action: &str,
+    detail: Option<Value>,
+) {
     let entry = agentq_store::ActivityEntry {
         user: Some(caller.user.id),
         action: action.into(),
         project: Some(record.project),
         task: Some(record.task),
         job: Some(record.job_id),
-        detail: None,
+        detail,
     };
     if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
         tracing::warn!(job_id = %record.job_id, error = %err, action, "could not log the activity");

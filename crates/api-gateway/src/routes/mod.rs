@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod approvals;
 pub mod health;
 pub mod jobs;
 pub mod projects;
@@ -14,6 +15,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .configure(projects::configure)
         .configure(agents::configure)
         .configure(jobs::configure)
+        .configure(approvals::configure)
         .configure(workers::configure)
         .configure(stats::configure);
 }

@@ -202,6 +202,8 @@ async fn seed(state: &AppState) -> (User, User, Project, Task, agentq_store::Age
             timeout_secs: 60,
             max_concurrency: None,
             idle_timeout_secs: None,
+            requires_approval: false,
+            asks_approval: false,
             env: [("API_KEY".to_owned(), "agent-env-secret".to_owned())].into(),
         },
     )

@@ -75,6 +75,8 @@ impl Harness {
                 timeout_secs: 10,
                 max_concurrency: None,
                 idle_timeout_secs: None,
+                requires_approval: false,
+                asks_approval: false,
                 env: Default::default(),
             },
         )
@@ -153,6 +155,7 @@ impl Harness {
                 max_attempts: 3,
                 job_data: json!({}),
                 queued_by: None,
+                held: false,
             },
         )
         .await

@@ -224,6 +224,8 @@ async fn max_concurrency_one_holds_across_two_worker_processes_scenario(h: Harne
             timeout_secs: 30,
             max_concurrency: Some(1),
             idle_timeout_secs: None,
+            requires_approval: false,
+            asks_approval: false,
             env: Default::default(),
         },
     )

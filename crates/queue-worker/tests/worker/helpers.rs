@@ -160,6 +160,8 @@ impl Harness {
                 timeout_secs,
                 max_concurrency: None,
                 idle_timeout_secs: None,
+                requires_approval: false,
+                asks_approval: false,
                 env: [("GREETING".to_owned(), "hello".to_owned())].into(),
             },
         )
@@ -176,6 +178,15 @@ impl Harness {
 
     /// The gateway's first step alone: the job's SQL row.
     pub async fn submit_row(&self, agent: &agentq_store::Agent) -> JobId {
+        self.insert_row(agent, false).await
+    }
+
+    /// The SQL row of a job whose agent requires approval (`awaiting_approval`).
+    pub async fn submit_held_row(&self, agent: &agentq_store::Agent) -> JobId {
+        self.insert_row(agent, true).await
+    }
+
+    async fn insert_row(&self, agent: &agentq_store::Agent, held: bool) -> JobId {
         let id = JobId::new();
         let payload = serde_json::json!({
             "taskId": self.task.id.get(), "taskCode": self.task.code, "agentId": agent.id.get(),
@@ -195,6 +206,7 @@ impl Harness {
                 max_attempts: self.queue.config().max_attempts,
                 job_data: payload,
                 queued_by: None,
+                held,
             },
         )
         .await

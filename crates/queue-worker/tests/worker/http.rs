@@ -75,6 +75,8 @@ async fn http_agent(h: &Harness, url: String) -> agentq_store::Agent {
             timeout_secs: 10,
             max_concurrency: None,
             idle_timeout_secs: None,
+            requires_approval: false,
+            asks_approval: false,
             env: Default::default(),
         },
     )

@@ -126,6 +126,46 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
     h.cleanup().await;
 }
 
+crate::on_sqlite_and_mariadb!(
+    a_held_job_redis_lost_is_held_again_never_free_to_run,
+    &[],
+    a_held_job_redis_lost_is_held_again_never_free_to_run_scenario
+);
+
+/// A job waiting for approval that Redis lost (its hash and the held set gone) comes back
+/// held: re-creating it `waiting` would let it run without anyone's approval.
+async fn a_held_job_redis_lost_is_held_again_never_free_to_run_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    let held = h.submit_held_row(&agent).await;
+    assert_eq!(h.row(&held).await.status, JobState::AwaitingApproval);
+    assert_eq!(
+        h.queue.job(&held).await.expect("redis"),
+        None,
+        "Redis never had it"
+    );
+
+    let pass = reconcile(&h).await;
+    assert_eq!(pass.requeued, 1);
+    let live = h
+        .queue
+        .job(&held)
+        .await
+        .expect("redis")
+        .expect("re-created");
+    assert_eq!(live.state, JobState::AwaitingApproval);
+    let counts = h.queue.counts().await.expect("counts");
+    assert_eq!((counts.waiting, counts.awaiting_approval), (0, 1));
+    // approved, it waits to run like any job
+    let decided = h
+        .queue
+        .decide(&held, agentq_queue::Decision::Approved, "")
+        .await
+        .expect("decide");
+    assert_eq!(decided, agentq_queue::DecideOutcome::Decided);
+    assert_eq!(h.queue.counts().await.expect("counts").waiting, 1);
+    h.cleanup().await;
+}
+
 async fn redis_del(conn: &mut agentq_queue::Connection, key: &str) {
     let _: i64 = redis::cmd("DEL")
         .arg(key)

@@ -18,6 +18,10 @@ pub struct Model {
     pub env: Option<Json>,
     /// Seconds an agent may print nothing before it is stopped; `None` for no limit.
     pub idle_timeout_secs: Option<i64>,
+    /// Its jobs wait for a project member's approval before they run.
+    pub requires_approval: Option<bool>,
+    /// It may ask for approval mid-run: its stdin stays open for the answers.
+    pub asks_approval: Option<bool>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
 }

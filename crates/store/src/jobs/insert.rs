@@ -10,7 +10,7 @@ use crate::entities::agent_jobs::{self};
 use crate::shapes::power_of_two_chunks;
 use crate::{Result, StoreError, now};
 
-/// Inserts the job row (status `waiting`) and its `job_queued` activity entry, in one
+/// Inserts the job row (status `waiting`, or `awaiting_approval` when held) and its `job_queued` activity entry, in one
 /// transaction: both or neither.
 pub async fn insert_job(db: &impl TransactionTrait, new: NewJobRecord) -> Result<JobRecord> {
     size_check("job data", &new.job_data)?;
@@ -62,7 +62,13 @@ fn new_row(new: &NewJobRecord, at: NaiveDateTime) -> agent_jobs::ActiveModel {
         task_code: Set(new.task_code.clone()),
         agent_id: Set(new.agent.get()),
         project_id: Set(new.project.get()),
-        status: Set(JobState::Waiting.as_str().to_owned()),
+        status: Set(if new.held {
+            JobState::AwaitingApproval
+        } else {
+            JobState::Waiting
+        }
+        .as_str()
+        .to_owned()),
         progress: Set(0),
         job_data: Set(new.job_data.clone()),
         job_result: Set(None),

@@ -101,4 +101,7 @@ pub struct NewJobRecord {
     pub job_data: Value,
     /// Who queued it, for the activity log.
     pub queued_by: Option<UserId>,
+    /// Its agent requires approval: the row starts `awaiting_approval`, so that a job Redis
+    /// lost before anyone decided is re-created held, never free to run.
+    pub held: bool,
 }

@@ -137,6 +137,8 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
         timeout_secs: 60,
         max_concurrency: Some(1),
         idle_timeout_secs: None,
+        requires_approval: false,
+        asks_approval: false,
         env: [("MODE".to_owned(), "strict".to_owned())].into(),
     };
     let agent = agentq_store::create_agent(db, new.clone())
@@ -151,6 +153,8 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
             kind: AgentKind::Http("https://agents.example.com/run".into()),
             max_concurrency: None,
             idle_timeout_secs: None,
+            requires_approval: false,
+            asks_approval: false,
             ..new.clone()
         },
     )

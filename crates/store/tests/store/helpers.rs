@@ -107,6 +107,8 @@ pub async fn fixture(db: &Db) -> Fixture {
             timeout_secs: 1800,
             max_concurrency: Some(2),
             idle_timeout_secs: None,
+            requires_approval: false,
+            asks_approval: false,
             env: Default::default(),
         },
     )
@@ -151,5 +153,6 @@ pub fn new_job(f: &Fixture) -> NewJobRecord {
         max_attempts: 3,
         job_data: serde_json::json!({"taskId": f.task.id.get(), "agentId": f.agent.id.get()}),
         queued_by: Some(f.admin.id),
+        held: false,
     }
 }
