@@ -6,6 +6,7 @@ mod approvals;
 mod browser;
 mod dashboard;
 mod deploy;
+mod fairness;
 mod flow;
 mod mcp;
 mod resilience;

@@ -3,6 +3,7 @@
 -- Per-call work (TIME, recovery, promotion, trimming) is paid once for the whole batch.
 -- KEYS[1] wait   KEYS[2] delayed   KEYS[3] active   KEYS[4] completed   KEYS[5] failed
 -- KEYS[6] cancelled   KEYS[7] events   KEYS[8] marker   KEYS[9] stats hash
+-- KEYS[10] fair hash ('@now' is set to the latest turn leased: see enqueue.lua)
 -- ARGV[1] key prefix   ARGV[2] worker id   ARGV[3] lease ms   ARGV[4] fetch (max jobs to lease)
 -- ARGV[5] max stalls   ARGV[6] backoff cap ms
 -- ARGV[7] keep completed ms   ARGV[8] keep completed count
@@ -202,7 +203,7 @@ trim(completed, tonumber(ARGV[7]), tonumber(ARGV[8]))
 trim(failed, tonumber(ARGV[9]), tonumber(ARGV[10]))
 trim(cancelled, tonumber(ARGV[9]), tonumber(ARGV[10]))
 
--- 5. lease the best waiting jobs: lowest priority number first, then oldest
+-- 5. lease the best waiting jobs: lowest priority number first, then earliest turn
 local leased = {}
 local function leaseOne(id, leaseEnd)
   local key = jobKey(id)
@@ -219,8 +220,14 @@ end
 if fetch > 0 then
   local leaseEnd = tostring(now + lease)
   local popped = redis.call('ZPOPMIN', wait, fetch)
-  for i = 1, #popped, 2 do leaseOne(popped[i], leaseEnd) end
+  local latestTurn = -1
+  for i = 1, #popped, 2 do
+    leaseOne(popped[i], leaseEnd)
+    latestTurn = math.max(latestTurn, tonumber(popped[i + 1]) % 1e12)
+  end
   flush()
+  -- a project that queues from now on takes turns from here, not from its old turns
+  if latestTurn >= 0 then redis.call('HSET', KEYS[10], '@now', latestTurn) end
 end
 
 -- 6. wake another idle worker when work is left; tell an idle caller when to look again

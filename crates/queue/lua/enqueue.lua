@@ -2,8 +2,12 @@
 -- approval) goes to the held set instead, with its awaiting-approval event, until decide.lua.
 -- Idempotent per job id: a job whose hash already exists is left as it is (a hash without a
 -- state is not a job: it is written over).
--- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] order (the enqueue counter)
--- KEYS[5] held zset
+-- Fair share: within a priority, projects take turns. A job's turn ('order' in its hash, the
+-- wait score's low part) is its project's next turn, or the turn of the last job leased when
+-- the project is behind that: a project that queues 10,000 jobs takes turns with one that
+-- queues 1 afterwards instead of running first, and each project's jobs keep their order.
+-- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] held zset
+-- KEYS[5] fair hash ('@now': the last leased turn; 'p<project>': that project's next turn)
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
 --   then n groups of 9: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
 --   W3C traceparent ('' for none; kept with the job and written on its events), held ('1' or '')
@@ -13,7 +17,19 @@ local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local last = redis.call('INCRBY', KEYS[4], n)
+local fair = KEYS[5]
+local nowTurn = tonumber(redis.call('HGET', fair, '@now')) or 0
+-- each project's next turn, read once per call and written back once at the end
+local nextTurn = {}
+local function turnOf(project)
+  local field = 'p' .. project
+  local turn = nextTurn[field]
+  if not turn then
+    turn = math.max(tonumber(redis.call('HGET', fair, field)) or 0, nowTurn)
+  end
+  nextTurn[field] = turn + 1
+  return turn
+end
 local added = {}
 local scores = {}
 for i = 0, n - 1 do
@@ -23,22 +39,23 @@ for i = 0, n - 1 do
   if redis.call('HEXISTS', key, 'state') == 1 then
     added[i + 1] = 0
   elseif ARGV[b + 8] == '1' then
-    -- the order is kept for the wait score it gets once approved
-    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', ARGV[b + 1], 'order', last - n + i + 1,
+    -- its turn is kept for the wait score it gets once approved
+    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', ARGV[b + 1], 'order', turnOf(ARGV[b + 4]),
       'state', 'awaiting_approval', 'project', ARGV[b + 4], 'task', ARGV[b + 5],
       'max', ARGV[b + 2], 'backoff', ARGV[b + 3], 'queued_at', now)
     if ARGV[b + 7] ~= '' then redis.call('HSET', key, 'trace', ARGV[b + 7]) end
-    redis.call('ZADD', KEYS[5], now, id)
+    redis.call('ZADD', KEYS[4], now, id)
     redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_awaiting_approval', 'job', id,
       'project', ARGV[b + 4], 'task', ARGV[b + 5], 'during_run', '0')
     added[i + 1] = 1
   else
     local prio = tonumber(ARGV[b + 1])
-    local order = last - n + i + 1
+    local order = turnOf(ARGV[b + 4])
     redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', prio, 'order', order,
       'state', 'waiting', 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
       'backoff', ARGV[b + 3], 'queued_at', now)
-    -- priority first, then enqueue order; both fit the 14 digits Redis keeps of a Lua number
+    -- priority first, then turn (ties: the older job id); both fit the 14 digits Redis keeps of
+    -- a Lua number
     scores[#scores + 1] = prio * 1e12 + order
     scores[#scores + 1] = id
     local trace = ARGV[b + 7]
@@ -54,6 +71,12 @@ for i = 0, n - 1 do
     added[i + 1] = 1
   end
 end
+local turns = {}
+for field, turn in pairs(nextTurn) do
+  turns[#turns + 1] = field
+  turns[#turns + 1] = turn
+end
+if #turns > 0 then redis.call('HSET', fair, unpack(turns)) end
 if #scores > 0 then
   redis.call('ZADD', KEYS[1], unpack(scores))
   if redis.call('LLEN', KEYS[3]) == 0 then

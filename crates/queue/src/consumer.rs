@@ -165,6 +165,7 @@ impl Queue {
             ("events", keys.events()),
             ("marker", keys.marker()),
             ("stats", keys.stats()),
+            ("fair", keys.fair()),
         ]);
         invocation
             .arg(keys.prefix())

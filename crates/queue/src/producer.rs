@@ -86,8 +86,8 @@ impl Queue {
             ("wait", keys.wait()),
             ("events", keys.events()),
             ("marker", keys.marker()),
-            ("order", keys.order()),
             ("held", keys.held()),
+            ("fair", keys.fair()),
         ]);
         invocation.arg(keys.prefix()).arg(jobs.len());
         let backoff_ms = self.config.backoff.base.as_millis() as u64;

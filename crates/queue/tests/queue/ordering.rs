@@ -96,3 +96,65 @@ async fn enqueue_is_idempotent_on_the_job_id() {
     let queued = kinds_of(&queue, &job.id).await;
     assert_eq!(queued.len(), 1, "one queued event, not one per call");
 }
+
+fn of_project(project: i64, payload: String) -> NewJob {
+    let mut job = NewJob::new(payload);
+    job.project = Some(project.try_into().expect("id"));
+    job
+}
+
+/// Fair share: project A queues 1,000 jobs, then project B queues 10. B's jobs take turns
+/// with A's from where the queue is, instead of waiting behind all of A's; each project's
+/// jobs keep their order; and a higher priority still goes first.
+#[tokio::test]
+async fn projects_take_turns_within_a_priority() {
+    let queue = queue();
+    let backlog: Vec<NewJob> = (0..1_000).map(|i| of_project(1, format!("a{i}"))).collect();
+    for chunk in backlog.chunks(250) {
+        queue.enqueue_batch(chunk).await.expect("enqueue");
+    }
+    // a few of A's run before B shows up
+    let first: Vec<String> = lease(&queue, "w", 5)
+        .await
+        .into_iter()
+        .map(|j| j.payload)
+        .collect();
+    assert_eq!(first, ["a0", "a1", "a2", "a3", "a4"]);
+    for i in 0..10 {
+        add(&queue, of_project(2, format!("b{i}"))).await;
+    }
+    add(
+        &queue,
+        of_project(1, "urgent".into()).priority(Priority::Critical),
+    )
+    .await;
+
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < 40 {
+        order.extend(lease(&queue, "w", 3).await.into_iter().map(|j| j.payload));
+    }
+    assert_eq!(order[0], "urgent", "priority first: {order:?}");
+    let b_at: Vec<usize> = (0..10)
+        .map(|i| {
+            order
+                .iter()
+                .position(|p| *p == format!("b{i}"))
+                .expect("b started")
+        })
+        .collect();
+    // B's tenth job starts by the 22nd lease (A and B alternate), not after A's 995 others
+    assert!(
+        b_at.windows(2).all(|w| w[0] < w[1]),
+        "B in order: {order:?}"
+    );
+    assert!(b_at[9] <= 22, "B's jobs take turns with A's: {order:?}");
+    let a_seq: Vec<u32> = order
+        .iter()
+        .filter_map(|p| p.strip_prefix('a')?.parse().ok())
+        .collect();
+    assert!(
+        a_seq.windows(2).all(|w| w[0] + 1 == w[1]),
+        "A in order: {a_seq:?}"
+    );
+    assert_eq!(a_seq.first(), Some(&5), "A goes on where it was");
+}
