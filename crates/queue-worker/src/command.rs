@@ -182,47 +182,39 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
     let mut question: Option<Question> = None;
     let status = loop {
         tokio::select! {
-            line = lines.recv(), if streams_open => {
-                if line.is_some() {
-                    idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                }
-                match line {
-                Some(Line::Progress(p)) => progress = Some(p),
-                Some(Line::Usage(spent)) => unsent_usage.add(spent),
-                Some(Line::Heartbeat) => {}
-                Some(Line::Approval { question: text, timeout }) => {
-                    if !spec.asks_approval || question.is_some() {
-                        pending.push(format!(
-                            "approval request ignored (the agent is not marked asksApproval, \
-                             or it already waits for an answer): {text}"
-                        ));
-                    } else {
-                        let asked = job.queue.ask(&job.id, job.token, &text, timeout.as_secs()).await;
-                        if let Err(err) = asked {
-                            // unanswerable: it ends as unanswered once its time is up
-                            tracing::warn!(job = %job.id, error = %err, "could not ask for approval");
-                        }
-                        let now = tokio::time::Instant::now();
-                        question = Some(Question {
-                            text,
-                            timeout,
-                            answer_by: now + timeout,
-                            run_left: deadline.deadline().saturating_duration_since(now),
-                        });
-                        // neither the run nor silence counts while a person decides
-                        deadline.as_mut().reset(now + NEVER);
-                        idle.as_mut().reset(now + NEVER);
-                    }
-                }
-                Some(Line::Output(text)) => pending.push(text),
-                Some(Line::Stderr(text)) => {
-                    if stderr_tail.len() == STDERR_TAIL_LINES {
-                        stderr_tail.pop_front();
-                    }
-                    stderr_tail.push_back(text.clone());
-                    pending.push(text);
-                }
+            line = lines.recv(), if streams_open => match line {
                 None => streams_open = false,
+                Some(line) => {
+                    // any line is a sign of life
+                    idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                    match line {
+                        Line::Progress(p) => progress = Some(p),
+                        Line::Usage(spent) => unsent_usage.add(spent),
+                        Line::Heartbeat => {}
+                        Line::Approval { question: text, timeout } => {
+                            if spec.asks_approval && question.is_none() {
+                                let run_ends = deadline.deadline();
+                                question = Some(ask(&job, text, timeout, run_ends).await);
+                                // neither the run nor silence counts while a person decides
+                                let later = tokio::time::Instant::now() + NEVER;
+                                deadline.as_mut().reset(later);
+                                idle.as_mut().reset(later);
+                            } else {
+                                pending.push(format!(
+                                    "approval request ignored (the agent is not marked \
+                                     asksApproval, or it already waits for an answer): {text}"
+                                ));
+                            }
+                        }
+                        Line::Output(text) => pending.push(text),
+                        Line::Stderr(text) => {
+                            if stderr_tail.len() == STDERR_TAIL_LINES {
+                                stderr_tail.pop_front();
+                            }
+                            stderr_tail.push_back(text.clone());
+                            pending.push(text);
+                        }
+                    }
                 }
             },
             _ = flush.tick() => {
@@ -232,23 +224,20 @@ pub async fn run(settings: &AgentSettings, job: RunningJob<'_>, spec: CommandSpe
                 }
                 send_usage(&job, &mut unsent_usage).await;
                 if let Some(asked) = question.take() {
-                    match job.queue.answer(&job.id).await {
-                        Ok(Some(answer)) => {
-                            let line = serde_json::json!({
-                                "approved": answer.decision == Decision::Approved,
-                                "comment": answer.comment,
-                            });
+                    match look_for_answer(&job, asked).await {
+                        Asked::Waiting(asked) => question = Some(asked),
+                        Asked::Answered { line, run_left } => {
                             let _ = control.write_all(format!("answer {line}\n").as_bytes()).await;
                             let now = tokio::time::Instant::now();
-                            deadline.as_mut().reset(now + asked.run_left);
+                            deadline.as_mut().reset(now + run_left);
                             idle.as_mut().reset(now + idle_for);
                         }
-                        _ if tokio::time::Instant::now() >= asked.answer_by && stopped.is_none() => {
-                            stopped = Some(Stop::Unanswered(asked));
-                            ask_to_stop(&mut control).await;
+                        Asked::Unanswered(asked) => {
+                            if stopped.is_none() {
+                                stopped = Some(Stop::Unanswered(asked));
+                                ask_to_stop(&mut control).await;
+                            }
                         }
-                        // not yet (or Redis did not answer: asked again on the next tick)
-                        _ => question = Some(asked),
                     }
                 }
             }
@@ -436,6 +425,57 @@ fn parse_stdout(line: String) -> Parsed {
         }
     }
     Parsed::Line(Line::Output(bounded::cut(line, MAX_LINE_BYTES)))
+}
+
+/// Announces the agent's question to the job's rooms. A question Redis did not take cannot be
+/// answered: it ends as unanswered once its time is up.
+async fn ask(
+    job: &RunningJob<'_>,
+    text: String,
+    timeout: Duration,
+    run_ends: tokio::time::Instant,
+) -> Question {
+    if let Err(err) = job
+        .queue
+        .ask(&job.id, job.token, &text, timeout.as_secs())
+        .await
+    {
+        tracing::warn!(job = %job.id, error = %err, "could not ask for approval");
+    }
+    let now = tokio::time::Instant::now();
+    Question {
+        text,
+        timeout,
+        answer_by: now + timeout,
+        run_left: run_ends.saturating_duration_since(now),
+    }
+}
+
+/// Where an open question stands on this tick.
+enum Asked {
+    /// Answered: `line` goes to the agent, and its run has `run_left` again.
+    Answered {
+        line: String,
+        run_left: Duration,
+    },
+    Waiting(Question),
+    Unanswered(Question),
+}
+
+async fn look_for_answer(job: &RunningJob<'_>, asked: Question) -> Asked {
+    match job.queue.answer(&job.id).await {
+        Ok(Some(answer)) => Asked::Answered {
+            line: serde_json::json!({
+                "approved": answer.decision == Decision::Approved,
+                "comment": answer.comment,
+            })
+            .to_string(),
+            run_left: asked.run_left,
+        },
+        _ if tokio::time::Instant::now() >= asked.answer_by => Asked::Unanswered(asked),
+        // not yet (or Redis did not answer: looked at again on the next tick)
+        _ => Asked::Waiting(asked),
+    }
 }
 
 /// Adds what the agent spent since the last report to the job's totals.
