@@ -3,7 +3,7 @@
 -- Per-call work (TIME, recovery, promotion, trimming) is paid once for the whole batch.
 -- KEYS[1] wait   KEYS[2] delayed   KEYS[3] active   KEYS[4] completed   KEYS[5] failed
 -- KEYS[6] cancelled   KEYS[7] events   KEYS[8] marker   KEYS[9] stats hash
--- KEYS[10] fair hash ('@now' is set to the latest turn leased: see enqueue.lua)
+-- KEYS[10] turn (string: set to the latest turn leased here; see enqueue.lua)
 -- ARGV[1] key prefix   ARGV[2] worker id   ARGV[3] lease ms   ARGV[4] fetch (max jobs to lease)
 -- ARGV[5] max stalls   ARGV[6] backoff cap ms
 -- ARGV[7] keep completed ms   ARGV[8] keep completed count
@@ -227,7 +227,7 @@ if fetch > 0 then
   end
   flush()
   -- a project that queues from now on takes turns from here, not from its old turns
-  if latestTurn >= 0 then redis.call('HSET', KEYS[10], '@now', latestTurn) end
+  if latestTurn >= 0 then redis.call('SET', KEYS[10], latestTurn) end
 end
 
 -- 6. wake another idle worker when work is left; tell an idle caller when to look again

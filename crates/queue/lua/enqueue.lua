@@ -7,7 +7,7 @@
 -- the project is behind that: a project that queues 10,000 jobs takes turns with one that
 -- queues 1 afterwards instead of running first, and each project's jobs keep their order.
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] held zset
--- KEYS[5] fair hash ('@now': the last leased turn; 'p<project>': that project's next turn)
+-- KEYS[5] turn (string: the last leased turn; each project's next turn is 'turn:p<project>')
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
 --   then n groups of 9: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
 --   W3C traceparent ('' for none; kept with the job and written on its events), held ('1' or '')
@@ -17,17 +17,28 @@ local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local fair = KEYS[5]
-local nowTurn = tonumber(redis.call('HGET', fair, '@now')) or 0
--- each project's next turn, read once per call and written back once at the end
-local nextTurn = {}
-local function turnOf(project)
-  local field = 'p' .. project
-  local turn = nextTurn[field]
-  if not turn then
-    turn = math.max(tonumber(redis.call('HGET', fair, field)) or 0, nowTurn)
+-- every project's next turn and the last leased turn, read with one MGET and written back with
+-- one MSET (a string per project rather than fields of one hash: a hash of a hundred projects
+-- is a listpack that each field lookup scans, which cost enqueue a fifth more Redis CPU)
+local turnKey = prefix .. 'turn:p'
+local keys, seen = { KEYS[5] }, {}
+for i = 0, n - 1 do
+  local key = turnKey .. ARGV[3 + i * 9 + 4]
+  if not seen[key] then
+    seen[key] = true
+    keys[#keys + 1] = key
   end
-  nextTurn[field] = turn + 1
+end
+local stored = redis.call('MGET', unpack(keys))
+local nowTurn = tonumber(stored[1]) or 0
+local nextTurn = {}
+for i = 2, #keys do nextTurn[keys[i]] = math.max(tonumber(stored[i]) or 0, nowTurn) end
+local taken = {}
+local function turnOf(project)
+  local key = turnKey .. project
+  local turn = nextTurn[key]
+  nextTurn[key] = turn + 1
+  taken[key] = true
   return turn
 end
 local added = {}
@@ -72,11 +83,11 @@ for i = 0, n - 1 do
   end
 end
 local turns = {}
-for field, turn in pairs(nextTurn) do
-  turns[#turns + 1] = field
-  turns[#turns + 1] = turn
+for key in pairs(taken) do
+  turns[#turns + 1] = key
+  turns[#turns + 1] = nextTurn[key]
 end
-if #turns > 0 then redis.call('HSET', fair, unpack(turns)) end
+if #turns > 0 then redis.call('MSET', unpack(turns)) end
 if #scores > 0 then
   redis.call('ZADD', KEYS[1], unpack(scores))
   if redis.call('LLEN', KEYS[3]) == 0 then

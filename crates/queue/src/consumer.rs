@@ -165,7 +165,7 @@ impl Queue {
             ("events", keys.events()),
             ("marker", keys.marker()),
             ("stats", keys.stats()),
-            ("fair", keys.fair()),
+            ("turn", keys.turn()),
         ]);
         invocation
             .arg(keys.prefix())

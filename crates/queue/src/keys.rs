@@ -41,7 +41,7 @@ impl Keys {
         self.key(&format!("log:{id}"))
     }
 
-    /// Sorted set: jobs ready to run; score = priority × 10^12 + the job's turn (`fair`).
+    /// Sorted set: jobs ready to run; score = priority × 10^12 + the job's turn (`turn`).
     pub fn wait(&self) -> String {
         self.key("wait")
     }
@@ -86,12 +86,12 @@ impl Keys {
         self.key("marker")
     }
 
-    /// Hash: whose turn it is. `@now` is the turn of the last job leased; each project's field
-    /// is the turn its next job gets. A job's turn is its project's next, or `@now` when that
-    /// is behind: within a priority projects take turns (round-robin), and each project's
-    /// jobs keep their order. Jobs without a project share one field (`p`).
-    pub fn fair(&self) -> String {
-        self.key("fair")
+    /// String: the turn of the last job leased. Beside it, `turn:p<project>` holds the turn
+    /// that project's next job gets (`turn:p` for jobs without a project). A job's turn is its
+    /// project's next, or the last leased when that is behind: within a priority projects take
+    /// turns (round-robin), and each project's jobs keep their order.
+    pub fn turn(&self) -> String {
+        self.key("turn:@now")
     }
 
     /// Hash: counters an operator watches (`stalled`, `events_capped`).
@@ -152,7 +152,7 @@ mod tests {
             keys.cancelled(),
             keys.events(),
             keys.marker(),
-            keys.fair(),
+            keys.turn(),
             keys.stats(),
             keys.control_channel(),
             keys.partition_count(),

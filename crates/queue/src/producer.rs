@@ -87,7 +87,7 @@ impl Queue {
             ("events", keys.events()),
             ("marker", keys.marker()),
             ("held", keys.held()),
-            ("fair", keys.fair()),
+            ("turn", keys.turn()),
         ]);
         invocation.arg(keys.prefix()).arg(jobs.len());
         let backoff_ms = self.config.backoff.base.as_millis() as u64;
