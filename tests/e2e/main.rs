@@ -5,6 +5,7 @@ mod access;
 mod approvals;
 mod browser;
 mod dashboard;
+mod dependencies;
 mod deploy;
 mod fairness;
 mod flow;

@@ -176,7 +176,7 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
             "agent_id": agent,
             "priority": "high",
             "metadata": {"estimated_hours": 2},
-            "context": {"dependencies": [1]},
+            "context": {"related_tasks": [1]},
             "mcp_configs": [{
                 "server_name": "docs",
                 "server_url": "https://mcp.example.com/docs",

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod budgets;
 pub mod cli;
 pub mod client_addr;
+pub mod dependencies;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -36,10 +36,12 @@ pub enum JobEventKind {
     AwaitingApproval,
     Approved,
     Rejected,
+    /// Waits for the jobs it depends on.
+    Blocked,
 }
 
 impl JobEventKind {
-    pub const ALL: [JobEventKind; 12] = [
+    pub const ALL: [JobEventKind; 13] = [
         Self::Queued,
         Self::Started,
         Self::Progress,
@@ -52,6 +54,7 @@ impl JobEventKind {
         Self::AwaitingApproval,
         Self::Approved,
         Self::Rejected,
+        Self::Blocked,
     ];
 
     /// The state a job is in once this event happened; `None` for output lines and usage,
@@ -69,6 +72,7 @@ impl JobEventKind {
             Self::AwaitingApproval => Some(JobState::AwaitingApproval),
             Self::Approved => Some(JobState::Waiting),
             Self::Rejected => Some(JobState::Cancelled),
+            Self::Blocked => Some(JobState::Blocked),
         }
     }
 
@@ -86,6 +90,7 @@ impl JobEventKind {
             Self::AwaitingApproval => "agent_job_awaiting_approval",
             Self::Approved => "agent_job_approved",
             Self::Rejected => "agent_job_rejected",
+            Self::Blocked => "agent_job_blocked",
         }
     }
 }
@@ -142,7 +147,8 @@ mod tests {
                 "agent_job_usage",
                 "agent_job_awaiting_approval",
                 "agent_job_approved",
-                "agent_job_rejected"
+                "agent_job_rejected",
+                "agent_job_blocked"
             ]
         );
         for kind in JobEventKind::ALL {
@@ -178,7 +184,8 @@ mod state_tests {
                 None,
                 Some("awaiting_approval"),
                 Some("waiting"),
-                Some("cancelled")
+                Some("cancelled"),
+                Some("blocked")
             ]
         );
     }

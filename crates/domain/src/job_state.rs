@@ -28,10 +28,13 @@ pub enum JobState {
     /// run (then `waiting`) or is rejected (then `cancelled`).
     #[serde(rename = "awaiting_approval")]
     AwaitingApproval,
+    /// Waits for the jobs of the tasks it depends on (`context.dependencies`) to complete:
+    /// then `waiting`; `failed` when one of them fails or is cancelled.
+    Blocked,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 7] = [
+    pub const ALL: [JobState; 8] = [
         Self::Waiting,
         Self::Delayed,
         Self::Active,
@@ -39,6 +42,7 @@ impl JobState {
         Self::Failed,
         Self::Cancelled,
         Self::AwaitingApproval,
+        Self::Blocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +54,7 @@ impl JobState {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::Blocked => "blocked",
         }
     }
 
@@ -72,6 +77,8 @@ impl JobState {
                 | (Failed, Waiting)
                 // approved or rejected before its run
                 | (AwaitingApproval, Waiting | Cancelled)
+                // its dependencies completed, one of them did not, or cancelled by hand
+                | (Blocked, Waiting | Failed | Cancelled)
         )
     }
 }
@@ -113,6 +120,9 @@ mod tests {
             (Failed, Waiting),
             (AwaitingApproval, Waiting),
             (AwaitingApproval, Cancelled),
+            (Blocked, Waiting),
+            (Blocked, Failed),
+            (Blocked, Cancelled),
         ];
         for from in JobState::ALL {
             for to in JobState::ALL {

@@ -79,6 +79,21 @@ pub struct ContextInput {
     #[garde(custom(integer_list))]
     #[cfg_attr(feature = "openapi", schema(schema_with = safe_integer_list))]
     pub memory_ids: Option<Vec<Number>>,
+    /// What a job blocked on `dependencies` does when one of them fails for good or is
+    /// cancelled: `fail` (the default) or `run` anyway.
+    #[serde(default, deserialize_with = "present")]
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub on_dependency_failure: Option<OnDependencyFailure>,
+}
+
+/// `context.onDependencyFailure`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDependencyFailure {
+    Fail,
+    Run,
 }
 
 /// An MCP server the agent may use. `auth_credentials` is a secret: it is encrypted before it
@@ -152,6 +167,8 @@ pub struct JobContext {
     pub related_tasks: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_ids: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_dependency_failure: Option<OnDependencyFailure>,
 }
 
 impl JobRequest {
@@ -201,6 +218,7 @@ impl QueueJobRequest {
             dependencies: ints(c.dependencies),
             related_tasks: ints(c.related_tasks),
             memory_ids: ints(c.memory_ids),
+            on_dependency_failure: c.on_dependency_failure,
         });
         Ok(JobRequest {
             task_id,

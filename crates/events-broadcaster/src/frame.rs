@@ -142,6 +142,9 @@ pub fn event_data(event: &QueueEvent) -> String {
             data.insert("comment".into(), comment.as_str().into());
             data.insert("duringRun".into(), (*during_run).into());
         }
+        JobEvent::Blocked { pending } => {
+            data.insert("pending".into(), (*pending).into());
+        }
         JobEvent::Usage(usage) => {
             let usage = agentq_domain::usage::UsageView::from(*usage);
             data.insert("usage".into(), serde_json::json!(usage));

@@ -167,6 +167,7 @@ pub enum StateArg {
     Cancelled,
     #[serde(rename = "awaiting_approval")]
     AwaitingApproval,
+    Blocked,
 }
 
 impl From<StateArg> for agentq_domain::JobState {
@@ -179,6 +180,7 @@ impl From<StateArg> for agentq_domain::JobState {
             StateArg::Failed => Self::Failed,
             StateArg::Cancelled => Self::Cancelled,
             StateArg::AwaitingApproval => Self::AwaitingApproval,
+            StateArg::Blocked => Self::Blocked,
         }
     }
 }
@@ -274,6 +276,7 @@ impl QueueJobArgs {
             dependencies: c.dependencies,
             related_tasks: c.related_tasks,
             memory_ids: c.memory_ids,
+            on_dependency_failure: None,
         });
         let mcp_configs = self
             .mcp_configs

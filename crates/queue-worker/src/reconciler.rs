@@ -88,6 +88,7 @@ pub async fn reconcile_once(
             JobState::Delayed,
             JobState::Active,
             JobState::AwaitingApproval,
+            JobState::Blocked,
         ],
         ..JobFilter::default()
     };
@@ -149,7 +150,8 @@ async fn requeue_lost(queue: &Partitions, db: &Db, missing: &[JobId]) -> anyhow:
         if row.status.is_final() || partition.job(id).await.is_ok_and(|live| live.is_some()) {
             continue;
         }
-        if queue.enqueue(&new_job(&row)).await? {
+        let job = with_dependencies(db, new_job(&row), &row).await?;
+        if queue.enqueue(&job).await? {
             tracing::warn!(job = %id, "re-enqueued a job Redis had lost");
             requeued += 1;
         }
@@ -177,6 +179,31 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 
 fn millis_to_time(ms: u64) -> chrono::NaiveDateTime {
     agentq_store::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// `job` with what it waits for (`context.dependencies`, resolved again from SQL: the latest
+/// job of each task). When they cannot be resolved any more (a task deleted since, or a job
+/// queued before dependencies were enforced, which named its own task), the job is re-created
+/// without them: it passed the gateway's check once, and losing it would be worse.
+async fn with_dependencies(db: &Db, mut job: NewJob, row: &JobRecord) -> anyhow::Result<NewJob> {
+    let context = &row.job_data["context"];
+    let named: Vec<i64> = context["dependencies"]
+        .as_array()
+        .map(|list| list.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_default();
+    if named.is_empty() {
+        return Ok(job);
+    }
+    match agentq_store::dependency_jobs(db, row.project, row.task, &named).await? {
+        Ok(jobs) => {
+            job.dependencies = jobs;
+            job.run_if_a_dependency_fails = context["onDependencyFailure"] == "run";
+        }
+        Err(refusal) => {
+            tracing::warn!(job = %row.job_id, %refusal, "a lost job's dependencies cannot be resolved; re-created without them");
+        }
+    }
+    Ok(job)
 }
 
 fn new_job(row: &JobRecord) -> NewJob {

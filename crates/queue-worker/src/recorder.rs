@@ -104,7 +104,8 @@ pub fn transition_for(event: &QueueEvent) -> Option<JobTransition> {
         // held, approved, or a question and its answer during a run (the job stays active)
         JobEvent::AwaitingApproval { .. }
         | JobEvent::Approved { .. }
-        | JobEvent::Rejected { .. } => state,
+        | JobEvent::Rejected { .. }
+        | JobEvent::Blocked { .. } => state,
     };
     Some(change)
 }

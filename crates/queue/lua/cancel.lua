@@ -2,6 +2,9 @@
 -- gets a cancel request that is published to the workers, and its worker finishes it as
 -- cancelled.
 -- KEYS[1] wait   KEYS[2] delayed   KEYS[3] cancelled   KEYS[4] events   KEYS[5] held
+-- KEYS[6] blocked   KEYS[7] failed   KEYS[8] marker
+-- A job blocked on dependencies is cancelled at once too, and the jobs blocked on a cancelled
+-- job fail (dependents.lua).
 -- ARGV[1] key prefix   ARGV[2] job id   ARGV[3] control channel
 -- Returns: 'cancelled', 'requested' (active), 'finished' (completed/failed/cancelled) or 'missing'
 local id = ARGV[2]
@@ -9,7 +12,7 @@ local key = ARGV[1] .. 'job:' .. id
 local h = redis.call('HMGET', key, 'state', 'project', 'task', 'trace')
 local state = h[1]
 if not state then return 'missing' end
-local from = { waiting = KEYS[1], delayed = KEYS[2], awaiting_approval = KEYS[5] }
+local from = { waiting = KEYS[1], delayed = KEYS[2], awaiting_approval = KEYS[5], blocked = KEYS[6] }
 if from[state] then
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -24,6 +27,8 @@ if from[state] then
     redis.call('XADD', KEYS[4], '*', 'event', 'agent_job_cancelled', 'job', id,
       'project', h[2] or '', 'task', h[3] or '')
   end
+  endDependents(ARGV[1], id, false, { blocked = KEYS[6], wait = KEYS[1], failed = KEYS[7],
+    events = KEYS[4], marker = KEYS[8] })
   return 'cancelled'
 end
 if state == 'active' then

@@ -4,6 +4,7 @@
 -- KEYS[1] wait   KEYS[2] delayed   KEYS[3] active   KEYS[4] completed   KEYS[5] failed
 -- KEYS[6] cancelled   KEYS[7] events   KEYS[8] marker   KEYS[9] stats hash
 -- KEYS[10] turn (string: set to the latest turn leased here; see enqueue.lua)
+-- KEYS[11] blocked zset (jobs waiting for their dependencies: see dependents.lua)
 -- ARGV[1] key prefix   ARGV[2] worker id   ARGV[3] lease ms   ARGV[4] fetch (max jobs to lease)
 -- ARGV[5] max stalls   ARGV[6] backoff cap ms
 -- ARGV[7] keep completed ms   ARGV[8] keep completed count
@@ -87,10 +88,16 @@ end
 -- sets that received jobs in this call: only those need trimming by count now
 local grew = {}
 
+-- jobs blocked on others are rare: with none, a job's end costs nothing more
+local anyBlocked = redis.call('ZCARD', KEYS[11]) > 0
+local dependentsKeys = { blocked = KEYS[11], wait = wait, failed = failed, events = events,
+  marker = KEYS[8] }
+
 local function finishAs(id, state, set, ...)
   redis.call('HSET', jobKey(id), 'state', state, 'finished_at', nowS, 'worker', '', ...)
   zaddLater(set, nowS, id)
   grew[set] = true
+  if anyBlocked then endDependents(prefix, id, state == 'completed', dependentsKeys) end
 end
 
 local function failForGood(id, project, task, trace, made, err)

@@ -3,6 +3,7 @@
 -- one ends cancelled. During its run (its agent asked), the answer is kept for the worker, which
 -- hands it to the agent.
 -- KEYS[1] wait   KEYS[2] held   KEYS[3] cancelled   KEYS[4] events   KEYS[5] marker
+-- KEYS[6] blocked   KEYS[7] failed (a rejected job's dependents fail: dependents.lua)
 -- ARGV[1] key prefix   ARGV[2] job id   ARGV[3] decision (approved or rejected)   ARGV[4] comment
 -- Returns: 'approved' or 'rejected' (before the run), 'answered' (during it), 'not_awaiting'
 -- or 'missing'
@@ -30,6 +31,8 @@ if state == 'awaiting_approval' then
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('HSET', key, 'state', 'cancelled', 'finished_at', now)
   redis.call('ZADD', KEYS[3], now, id)
+  endDependents(ARGV[1], id, false, { blocked = KEYS[6], wait = KEYS[1], failed = KEYS[7],
+    events = KEYS[4], marker = KEYS[5] })
   return 'rejected'
 end
 if state == 'active' and h[6] and not h[7] then

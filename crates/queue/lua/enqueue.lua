@@ -8,9 +8,14 @@
 -- queues 1 afterwards instead of running first, and each project's jobs keep their order.
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] held zset
 -- KEYS[5] turn (string: the last leased turn; each project's next turn is 'turn:p<project>')
+-- KEYS[6] blocked zset   KEYS[7] failed zset
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
---   then n groups of 9: id, priority (1..4), max attempts, backoff base ms, project, task, payload,
---   W3C traceparent ('' for none; kept with the job and written on its events), held ('1' or '')
+--   then n groups of 11: id, priority (1..4), max attempts, backoff base ms, project, task,
+--   payload, W3C traceparent ('' for none; kept with the job and written on its events),
+--   held ('1' or ''), dependencies ('' or 'job id:its SQL status,...'), 'run' (run even when
+--   a dependency fails) or ''
+-- A job with dependencies that have not all completed is blocked (see dependents.lua); one
+-- whose dependency failed or was cancelled fails at once, naming it.
 -- Returns: n integers, 1 = added, 0 = already known.
 -- Counters that start at zero (made, token, stalls) are not written: absent reads as 0.
 local prefix = ARGV[1]
@@ -23,7 +28,7 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local turnKey = prefix .. 'turn:p'
 local keys, seen = { KEYS[5] }, {}
 for i = 0, n - 1 do
-  local key = turnKey .. ARGV[3 + i * 9 + 4]
+  local key = turnKey .. ARGV[3 + i * 11 + 4]
   if not seen[key] then
     seen[key] = true
     keys[#keys + 1] = key
@@ -43,43 +48,81 @@ local function turnOf(project)
 end
 local added = {}
 local scores = {}
+
+-- the fields every job's hash starts with, for the group of arguments at `b`
+local function writeJob(key, b, state, turn)
+  redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', ARGV[b + 1], 'order', turn,
+    'state', state, 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
+    'backoff', ARGV[b + 3], 'queued_at', now)
+  if ARGV[b + 7] ~= '' then redis.call('HSET', key, 'trace', ARGV[b + 7]) end
+end
+
+local function announce(b, id, name, ...)
+  if ARGV[b + 7] ~= '' then
+    redis.call('XADD', KEYS[2], '*', 'event', name, 'job', id, 'project', ARGV[b + 4],
+      'task', ARGV[b + 5], 'trace', ARGV[b + 7], ...)
+  else
+    redis.call('XADD', KEYS[2], '*', 'event', name, 'job', id, 'project', ARGV[b + 4],
+      'task', ARGV[b + 5], ...)
+  end
+end
+
+-- dependencies: 'id:status,...' with each dependency job's status in SQL, used when Redis
+-- no longer has the job (a finished job's hash is trimmed after a while). Returns how many
+-- have not completed yet (this job is then listed as their dependent) and the first that
+-- failed or was cancelled (unless the job runs anyway).
+local function dependencies(b, id)
+  local pending, failedDep = 0, nil
+  for entry in string.gmatch(ARGV[b + 9], '[^,]+') do
+    local dep, sqlState = string.match(entry, '^([^:]+):(.*)$')
+    local state = redis.call('HGET', prefix .. 'job:' .. dep, 'state') or sqlState
+    if state == 'failed' or state == 'cancelled' then
+      if ARGV[b + 10] ~= 'run' then failedDep = failedDep or dep end
+    elseif state ~= 'completed' then
+      pending = pending + 1
+      redis.call('SADD', prefix .. 'dependents:' .. dep, id)
+    end
+  end
+  return pending, failedDep
+end
+
 for i = 0, n - 1 do
-  local b = 3 + i * 9
+  local b = 3 + i * 11
   local id = ARGV[b]
   local key = prefix .. 'job:' .. id
   if redis.call('HEXISTS', key, 'state') == 1 then
     added[i + 1] = 0
-  elseif ARGV[b + 8] == '1' then
-    -- its turn is kept for the wait score it gets once approved
-    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', ARGV[b + 1], 'order', turnOf(ARGV[b + 4]),
-      'state', 'awaiting_approval', 'project', ARGV[b + 4], 'task', ARGV[b + 5],
-      'max', ARGV[b + 2], 'backoff', ARGV[b + 3], 'queued_at', now)
-    if ARGV[b + 7] ~= '' then redis.call('HSET', key, 'trace', ARGV[b + 7]) end
-    redis.call('ZADD', KEYS[4], now, id)
-    redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_awaiting_approval', 'job', id,
-      'project', ARGV[b + 4], 'task', ARGV[b + 5], 'during_run', '0')
-    added[i + 1] = 1
   else
-    local prio = tonumber(ARGV[b + 1])
-    local order = turnOf(ARGV[b + 4])
-    redis.call('HSET', key, 'data', ARGV[b + 6], 'prio', prio, 'order', order,
-      'state', 'waiting', 'project', ARGV[b + 4], 'task', ARGV[b + 5], 'max', ARGV[b + 2],
-      'backoff', ARGV[b + 3], 'queued_at', now)
-    -- priority first, then turn (ties: the older job id); both fit the 14 digits Redis keeps of
-    -- a Lua number
-    scores[#scores + 1] = prio * 1e12 + order
-    scores[#scores + 1] = id
-    local trace = ARGV[b + 7]
-    if trace ~= '' then
-      redis.call('HSET', key, 'trace', trace)
-      redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
-        'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new',
-        'trace', trace)
-    else
-      redis.call('XADD', KEYS[2], '*', 'event', 'agent_job_queued', 'job', id,
-        'project', ARGV[b + 4], 'task', ARGV[b + 5], 'priority', prio, 'reason', 'new')
-    end
     added[i + 1] = 1
+    local pending, failedDep = 0, nil
+    if ARGV[b + 9] ~= '' then pending, failedDep = dependencies(b, id) end
+    if ARGV[b + 8] == '1' then
+      -- its turn is kept for the wait score it gets once approved
+      writeJob(key, b, 'awaiting_approval', turnOf(ARGV[b + 4]))
+      redis.call('ZADD', KEYS[4], now, id)
+      announce(b, id, 'agent_job_awaiting_approval', 'during_run', '0')
+    elseif failedDep then
+      local err = 'dependency job ' .. failedDep .. ' did not complete (failed or cancelled)'
+      writeJob(key, b, 'failed', turnOf(ARGV[b + 4]))
+      redis.call('HSET', key, 'finished_at', now, 'error', err)
+      redis.call('ZADD', KEYS[7], now, id)
+      announce(b, id, 'agent_job_failed', 'error', err, 'attempts_made', '0')
+    elseif pending > 0 then
+      -- its turn is kept for the wait score it gets once its dependencies completed
+      writeJob(key, b, 'blocked', turnOf(ARGV[b + 4]))
+      redis.call('HSET', key, 'pending', pending, 'on_dep_fail', ARGV[b + 10])
+      redis.call('ZADD', KEYS[6], now, id)
+      announce(b, id, 'agent_job_blocked', 'pending', pending)
+    else
+      local prio = tonumber(ARGV[b + 1])
+      local turn = turnOf(ARGV[b + 4])
+      writeJob(key, b, 'waiting', turn)
+      -- priority first, then turn (ties: the older job id); both fit the 14 digits Redis
+      -- keeps of a Lua number
+      scores[#scores + 1] = prio * 1e12 + turn
+      scores[#scores + 1] = id
+      announce(b, id, 'agent_job_queued', 'priority', prio, 'reason', 'new')
+    end
   end
 end
 local turns = {}

@@ -55,6 +55,8 @@ impl Queue {
             ("cancelled", keys.cancelled()),
             ("events", keys.events()),
             ("marker", keys.marker()),
+            ("blocked", keys.blocked()),
+            ("failed", keys.failed()),
         ]);
         invocation
             .arg(keys.prefix())

@@ -166,6 +166,7 @@ impl Queue {
             ("marker", keys.marker()),
             ("stats", keys.stats()),
             ("turn", keys.turn()),
+            ("blocked", keys.blocked()),
         ]);
         invocation
             .arg(keys.prefix())

@@ -9,7 +9,7 @@ use crate::{Queue, QueueError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// It was waiting, delayed or awaiting approval and is cancelled now.
+    /// It was waiting, delayed, awaiting approval or blocked and is cancelled now.
     Cancelled,
     /// It is running; its worker was asked to stop it and will finish it as cancelled.
     Requested,
@@ -35,6 +35,9 @@ impl Queue {
             ("cancelled", keys.cancelled()),
             ("events", keys.events()),
             ("held", keys.held()),
+            ("blocked", keys.blocked()),
+            ("failed", keys.failed()),
+            ("marker", keys.marker()),
         ]);
         invocation
             .arg(keys.prefix())

@@ -16,11 +16,12 @@ pub struct StateCounts {
     pub failed: u64,
     pub cancelled: u64,
     pub awaiting_approval: u64,
+    pub blocked: u64,
 }
 
 impl StateCounts {
     /// Each state's name (as `JobState` spells it) with its count.
-    pub fn by_state(&self) -> [(&'static str, u64); 7] {
+    pub fn by_state(&self) -> [(&'static str, u64); 8] {
         [
             ("waiting", self.waiting),
             ("delayed", self.delayed),
@@ -29,6 +30,7 @@ impl StateCounts {
             ("failed", self.failed),
             ("cancelled", self.cancelled),
             ("awaiting_approval", self.awaiting_approval),
+            ("blocked", self.blocked),
         ]
     }
 }
@@ -69,13 +71,14 @@ impl Queue {
             keys.failed(),
             keys.cancelled(),
             keys.held(),
+            keys.blocked(),
         ] {
             pipe.zcard(key);
         }
-        let (waiting, delayed, active, completed, failed, cancelled, awaiting_approval) = self
-            .redis
-            .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
-            .await?;
+        let (waiting, delayed, active, completed, failed, cancelled, awaiting_approval, blocked) =
+            self.redis
+                .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
+                .await?;
         Ok(StateCounts {
             waiting,
             delayed,
@@ -84,6 +87,7 @@ impl Queue {
             failed,
             cancelled,
             awaiting_approval,
+            blocked,
         })
     }
 

@@ -62,6 +62,10 @@ pub enum JobEvent {
         comment: String,
         during_run: bool,
     },
+    /// Waits for `pending` dependencies to complete.
+    Blocked {
+        pending: Option<u32>,
+    },
 }
 
 impl JobEvent {
@@ -79,6 +83,7 @@ impl JobEvent {
             Self::AwaitingApproval { .. } => JobEventKind::AwaitingApproval,
             Self::Approved { .. } => JobEventKind::Approved,
             Self::Rejected { .. } => JobEventKind::Rejected,
+            Self::Blocked { .. } => JobEventKind::Blocked,
         }
     }
 
@@ -143,6 +148,9 @@ impl JobEvent {
             JobEventKind::Rejected => Self::Rejected {
                 comment: fields.remove("comment").unwrap_or_default(),
                 during_run: during_run(fields),
+            },
+            JobEventKind::Blocked => Self::Blocked {
+                pending: number(fields, "pending"),
             },
             JobEventKind::Usage => Self::Usage(Usage {
                 input_tokens: number(fields, "input_tokens").unwrap_or(0),

@@ -56,6 +56,12 @@ impl Keys {
         self.key("held")
     }
 
+    /// Sorted set: jobs blocked on their dependencies; score = enqueue time (ms). Beside it,
+    /// `dependents:<id>` (a set per job) lists the jobs blocked on that one.
+    pub fn blocked(&self) -> String {
+        self.key("blocked")
+    }
+
     /// Sorted set: leased jobs; score = lease deadline (ms). Past it, the job has stalled.
     pub fn active(&self) -> String {
         self.key("active")
@@ -153,6 +159,7 @@ mod tests {
             keys.events(),
             keys.marker(),
             keys.turn(),
+            keys.blocked(),
             keys.stats(),
             keys.control_channel(),
             keys.partition_count(),

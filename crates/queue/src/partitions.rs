@@ -255,6 +255,7 @@ impl Partitions {
             total.failed += counts.failed;
             total.cancelled += counts.cancelled;
             total.awaiting_approval += counts.awaiting_approval;
+            total.blocked += counts.blocked;
         }
         Ok(total)
     }

@@ -1,7 +1,7 @@
 //! Adding jobs.
 
 use agentq_coalesce::Coalescer;
-use agentq_domain::{JobId, Priority, ProjectId, TaskId};
+use agentq_domain::{JobId, JobState, Priority, ProjectId, TaskId};
 
 use crate::{Queue, QueueError, Result};
 
@@ -29,6 +29,11 @@ pub struct NewJob {
     pub trace: Option<String>,
     /// Its agent requires approval: it is held (`awaiting_approval`) until a member decides.
     pub held: bool,
+    /// The jobs it waits for, each with its status in SQL (used when Redis no longer has
+    /// that job): it is `blocked` until they all completed.
+    pub dependencies: Vec<(JobId, JobState)>,
+    /// Runs even when a dependency fails or is cancelled (else it fails too).
+    pub run_if_a_dependency_fails: bool,
 }
 
 impl NewJob {
@@ -42,6 +47,8 @@ impl NewJob {
             max_attempts: None,
             trace: None,
             held: false,
+            dependencies: Vec::new(),
+            run_if_a_dependency_fails: false,
         }
     }
 
@@ -88,6 +95,8 @@ impl Queue {
             ("marker", keys.marker()),
             ("held", keys.held()),
             ("turn", keys.turn()),
+            ("blocked", keys.blocked()),
+            ("failed", keys.failed()),
         ]);
         invocation.arg(keys.prefix()).arg(jobs.len());
         let backoff_ms = self.config.backoff.base.as_millis() as u64;
@@ -101,7 +110,13 @@ impl Queue {
                 .arg(optional(job.task))
                 .arg(&job.payload)
                 .arg(job.trace.as_deref().unwrap_or(""))
-                .arg(if job.held { "1" } else { "" });
+                .arg(if job.held { "1" } else { "" })
+                .arg(dependencies_arg(&job.dependencies))
+                .arg(if job.run_if_a_dependency_fails {
+                    "run"
+                } else {
+                    ""
+                });
         }
         let added: Vec<i64> = self
             .redis
@@ -111,6 +126,15 @@ impl Queue {
         // the reconciler re-creates a job that a failover (or a single node's crash) lost.
         Ok(added.into_iter().map(|flag| flag == 1).collect())
     }
+}
+
+/// `id:status,...`, as enqueue.lua reads it.
+fn dependencies_arg(dependencies: &[(JobId, JobState)]) -> String {
+    dependencies
+        .iter()
+        .map(|(id, state)| format!("{id}:{state}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One result per job of a coalesced batch: its own status, or the batch's error.

@@ -23,6 +23,15 @@ impl LuaScript {
         }
     }
 
+    /// A script that starts with a library of functions (`library` is the library followed
+    /// by `source`, joined by `concat!`): what runs is the whole, its header is `source`'s.
+    fn with_library(library: &'static str, source: &'static str) -> Self {
+        Self {
+            script: Script::new(library),
+            source,
+        }
+    }
+
     /// A call with `keys`, each named as the script's header names it, in its order; add the
     /// arguments with [`LuaCall::arg`].
     pub fn with_keys(&self, keys: &[(&str, String)]) -> LuaCall<'_> {
@@ -143,14 +152,32 @@ impl Default for Scripts {
     fn default() -> Self {
         Self {
             enqueue: LuaScript::new(include_str!("../lua/enqueue.lua")),
-            cycle: LuaScript::new(include_str!("../lua/cycle.lua")),
+            cycle: LuaScript::with_library(
+                concat!(
+                    include_str!("../lua/dependents.lua"),
+                    include_str!("../lua/cycle.lua")
+                ),
+                include_str!("../lua/cycle.lua"),
+            ),
             extend: LuaScript::new(include_str!("../lua/extend.lua")),
-            cancel: LuaScript::new(include_str!("../lua/cancel.lua")),
+            cancel: LuaScript::with_library(
+                concat!(
+                    include_str!("../lua/dependents.lua"),
+                    include_str!("../lua/cancel.lua")
+                ),
+                include_str!("../lua/cancel.lua"),
+            ),
             retry: LuaScript::new(include_str!("../lua/retry.lua")),
             progress: LuaScript::new(include_str!("../lua/progress.lua")),
             usage: LuaScript::new(include_str!("../lua/usage.lua")),
             ask: LuaScript::new(include_str!("../lua/ask.lua")),
-            decide: LuaScript::new(include_str!("../lua/decide.lua")),
+            decide: LuaScript::with_library(
+                concat!(
+                    include_str!("../lua/dependents.lua"),
+                    include_str!("../lua/decide.lua")
+                ),
+                include_str!("../lua/decide.lua"),
+            ),
             log: LuaScript::new(include_str!("../lua/log.lua")),
             trim_events: LuaScript::new(include_str!("../lua/trim_events.lua")),
             lock: LuaScript::new(include_str!("../lua/lock.lua")),

@@ -9,6 +9,7 @@ pub mod entities;
 mod accounts;
 mod activity;
 mod agents;
+mod dependencies;
 mod error;
 mod jobs;
 mod metrics;
@@ -26,6 +27,7 @@ pub use activity::{ActivityEntry, ActivityRecord, MAX_ACTIVITY, job_activity, lo
 pub use agents::{
     Agent, AgentKind, NewAgent, agent_by_id, agents_by_ids, create_agent, list_agents,
 };
+pub use dependencies::{DependencyRefusal, MAX_DEPENDENCIES, dependency_jobs};
 pub use error::StoreError;
 pub use jobs::{
     EventPosition, JobFilter, JobPage, JobRecord, JobTransition, MAX_JOB_DATA_BYTES, MAX_PAGE,

@@ -50,8 +50,8 @@ pub async fn metrics(
             Ok(JobState::Completed) => out.completed = n,
             Ok(JobState::Failed) => out.failed = n,
             Ok(JobState::Cancelled) => out.cancelled = n,
-            // not one of the seed's counts: a job no worker may take yet
-            Ok(JobState::AwaitingApproval) => {}
+            // not one of the seed's counts: jobs no worker may take yet
+            Ok(JobState::AwaitingApproval | JobState::Blocked) => {}
             Err(_) => tracing::warn!(%status, "agent_jobs row with an unknown status"),
         }
     }

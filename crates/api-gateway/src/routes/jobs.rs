@@ -66,10 +66,10 @@ pub(super) fn job_not_found() -> ApiError {
     ),
     responses(
         (status = 201, description = "Queued (or, for a repeated Idempotency-Key, the first submission's job)", body = Answer<QueuedJob>),
-        (status = 400, description = "Validation failed (zod format in details)", body = ErrorBody),
+        (status = 400, description = "Validation failed (zod format in details), or a dependency that cannot be waited for: context.dependencies names the job's own task or a task with no job yet", body = ErrorBody),
         (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
         (status = 403, description = "An MCP server's host is not one agents may reach (AGENTQ_AGENT_HOSTS)", body = ErrorBody),
-        (status = 404, description = "Task not found (or not in the caller's projects) / Agent not found", body = ErrorBody),
+        (status = 404, description = "Task not found (or not in the caller's projects; also for a task in context.dependencies that is not in the job's project) / Agent not found", body = ErrorBody),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = ErrorBody),
         (status = 429, description = "Daily budget spent: the task's project spent its costUsdPerDay today (UTC); details say how much", body = ErrorBody),
         (status = 503, description = "Agent execution service not initialized (the queue is unreachable)", body = ErrorBody),
@@ -90,6 +90,7 @@ pub(crate) async fn queue_job(
         .await?;
     let task = task.ok_or_else(|| ApiError::not_found("Task not found"))?;
     let agent = agent.ok_or_else(|| ApiError::not_found("Agent not found"))?;
+    let dependencies = crate::dependencies::resolve(&state, &request, &task, &agent).await?;
     let priority = request.priority();
     // the id names the partition the job goes to (its project's)
     let job_id = state.queue.new_job_id(Some(task.project));
@@ -155,6 +156,8 @@ pub(crate) async fn queue_job(
         // the request's trace goes on with the job, to its events and its worker
         trace: agentq_telemetry::traceparent(&tracing::Span::current()),
         held: agent.requires_approval,
+        dependencies: dependencies.jobs,
+        run_if_a_dependency_fails: dependencies.run_if_one_fails,
     };
     if let Err(err) = state.queue.enqueue(&job).await
         && !enqueued_after_all(&state, &job_id, &err).await

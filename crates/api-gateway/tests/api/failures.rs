@@ -207,7 +207,7 @@ fn mutated_body(task: i64, agent: i64) -> impl Strategy<Value = Value> {
             "taskId": task,
             "agentId": agent,
             "metadata": {"priority": "high", "estimatedHours": 1, "retryCount": 0},
-            "context": {"dependencies": [1]},
+            "context": {"relatedTasks": [1]},
             "mcpConfigs": [{"serverName": "a", "serverUrl": "https://a.example", "authType": "none", "enabled": true}]
         });
         body[field] = value;

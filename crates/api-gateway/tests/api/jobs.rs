@@ -12,7 +12,8 @@ async fn queueing_a_job_answers_the_seeds_body_and_records_it_in_sql_and_redis()
         "taskId": app.task.id.get(),
         "agentId": app.agent.id.get(),
         "metadata": {"priority": "critical", "estimatedHours": 2},
-        "context": {"dependencies": [1, 2]}
+        // passed through to the agent (`dependencies` would make the job wait: see e2e)
+        "context": {"relatedTasks": [1, 2]}
     });
     let (status, json) = app
         .post("/api/agent-execution/queue", &app.member_token, &body)
@@ -58,7 +59,7 @@ async fn queueing_a_job_answers_the_seeds_body_and_records_it_in_sql_and_redis()
     let live = app.queue.job(&id).await.expect("redis").expect("queued");
     assert_eq!((live.state, live.priority), (JobState::Waiting, 1));
     let payload: serde_json::Value = serde_json::from_str(&live.payload).expect("json");
-    assert_eq!(payload["context"]["dependencies"], json!([1, 2]));
+    assert_eq!(payload["context"]["relatedTasks"], json!([1, 2]));
     app.stop().await;
 }
 

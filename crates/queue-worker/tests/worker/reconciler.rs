@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use agentq_domain::JobState;
+use agentq_domain::{JobId, JobState};
+use agentq_store::NewJobRecord;
 
 use crate::helpers::*;
 
@@ -163,6 +164,87 @@ async fn a_held_job_redis_lost_is_held_again_never_free_to_run_scenario(h: Harne
         .expect("decide");
     assert_eq!(decided, agentq_queue::DecideOutcome::Decided);
     assert_eq!(h.queue.counts().await.expect("counts").waiting, 1);
+    h.cleanup().await;
+}
+
+crate::on_sqlite_and_mariadb!(
+    a_blocked_job_redis_lost_is_blocked_again_on_its_dependencies,
+    &[],
+    a_blocked_job_redis_lost_is_blocked_again_on_its_dependencies_scenario
+);
+
+/// A job waiting for another task's job, lost by Redis, comes back blocked on that job (its
+/// dependencies resolved again from SQL), so only the dependency can run.
+async fn a_blocked_job_redis_lost_is_blocked_again_on_its_dependencies_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    let other = agentq_store::create_task(&h.db, h.project.id, "DEP-1", "dependency")
+        .await
+        .expect("task");
+    let row = |task: &agentq_store::Task, context: serde_json::Value| NewJobRecord {
+        job_id: JobId::new(),
+        queue_name: h.queue.config().name.clone(),
+        task: task.id,
+        task_code: task.code.clone(),
+        agent: agent.id,
+        project: h.project.id,
+        priority: agentq_domain::Priority::Medium,
+        max_attempts: 3,
+        job_data: serde_json::json!({
+            "taskId": task.id.get(), "taskCode": task.code, "agentId": agent.id.get(),
+            "projectId": h.project.id.get(), "metadata": null, "context": context,
+            "mcpConfigs": [],
+        }),
+        queued_by: None,
+        held: false,
+    };
+    // the dependency: a job of the other task, waiting in Redis
+    let dependency = row(&other, serde_json::json!({}));
+    let dependency_id = dependency.job_id;
+    agentq_store::insert_job(&h.db, dependency)
+        .await
+        .expect("row");
+    assert!(h.enqueue_row(dependency_id).await.expect("enqueue"));
+    // the dependent's row is there, its Redis job is not (nor any event the recorder missed)
+    let dependent = row(
+        &h.task,
+        serde_json::json!({"dependencies": [other.id.get()]}),
+    );
+    let dependent_id = dependent.job_id;
+    agentq_store::insert_job(&h.db, dependent)
+        .await
+        .expect("row");
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(h.queue.keys().events())
+        .arg("MAXLEN")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .expect("xtrim");
+
+    let pass = reconcile(&h).await;
+    assert_eq!(
+        pass.requeued, 1,
+        "the dependent, not its waiting dependency"
+    );
+    assert_eq!(
+        h.queue
+            .job(&dependent_id)
+            .await
+            .expect("redis")
+            .map(|j| j.state),
+        Some(JobState::Blocked)
+    );
+    let leased: Vec<JobId> = h
+        .queue
+        .cycle("w", &[], 5)
+        .await
+        .expect("lease")
+        .leased
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(leased, [dependency_id], "only the dependency can run");
     h.cleanup().await;
 }
 

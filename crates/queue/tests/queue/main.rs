@@ -5,6 +5,7 @@
 mod helpers;
 
 mod cancel;
+mod dependencies;
 mod events;
 mod fencing;
 mod lifecycle;
