@@ -139,7 +139,7 @@ fn spawn_listener(shared: Arc<(Mutex<State>, Condvar)>, answers: Arc<Mutex<Optio
                 if let Ok(mut answers) = answers.lock()
                     && let Some(stdin) = answers.as_mut()
                 {
-                    // an agent that stopped reading loses its answer, not the guard
+                    // an agent gone already (a broken pipe) loses its answer; the guard goes on
                     let _ = writeln!(stdin, "{answer}").and_then(|()| stdin.flush());
                 }
                 continue;
