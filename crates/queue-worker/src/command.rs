@@ -485,8 +485,15 @@ async fn send_usage(job: &RunningJob<'_>, unsent: &mut Usage) {
     }
     match job.queue.usage(&job.id, job.token, *unsent).await {
         Ok(_) => *unsent = Usage::default(),
-        // kept, and sent with the next report
-        Err(err) => tracing::warn!(job = %job.id, error = %err, "could not record usage"),
+        Err(err) => {
+            tracing::warn!(job = %job.id, error = %err, "could not record usage");
+            // kept for the next report only when Redis surely did not add it (refused the
+            // connection): a lost reply may have been applied, and a report Redis rejected
+            // (a sum past 2^63) always would be, so neither is sent again
+            if err.may_have_run() || !err.is_connection_error() {
+                *unsent = Usage::default();
+            }
+        }
     }
 }
 

@@ -105,14 +105,7 @@ pub(crate) async fn queue_job(
         }
     }
     if let Err(refused) = state.budgets.check(task.project).await {
-        if let Some(key) = &idempotency_key {
-            // no job was made: the same key may be used again once there is budget
-            let _ = state
-                .queue
-                .home()
-                .release_idempotency_key(caller.user.id, key)
-                .await;
-        }
+        release_key(&state, &caller, idempotency_key.as_deref()).await;
         return Err(refused);
     }
     let job_data = job_data(&state, &request, &task, caller.user.id)?;
@@ -135,14 +128,7 @@ pub(crate) async fn queue_job(
     let queued_at = match inserted {
         Ok(at) => at,
         Err(err) => {
-            if let Some(key) = &idempotency_key {
-                // no job was made: the caller may try again with the same key
-                let _ = state
-                    .queue
-                    .home()
-                    .release_idempotency_key(caller.user.id, key)
-                    .await;
-            }
+            release_key(&state, &caller, idempotency_key.as_deref()).await;
             return Err(err);
         }
     };
@@ -207,6 +193,18 @@ fn check_mcp_hosts(policy: &HostPolicy, request: &JobRequest) -> Result<(), ApiE
         Err(ApiError::HostNotAllowed(
             agentq_domain::ValidationErrors::new(issues),
         ))
+    }
+}
+
+/// Gives back the submission's `Idempotency-Key` when no job was made: the caller may try
+/// again with the same key.
+async fn release_key(state: &AppState, caller: &Caller, key: Option<&str>) {
+    if let Some(key) = key {
+        let _ = state
+            .queue
+            .home()
+            .release_idempotency_key(caller.user.id, key)
+            .await;
     }
 }
 

@@ -178,19 +178,28 @@ impl Harness {
 
     /// The gateway's first step alone: the job's SQL row.
     pub async fn submit_row(&self, agent: &agentq_store::Agent) -> JobId {
-        self.insert_row(agent, false).await
+        let context = serde_json::json!({"dependencies": [1]});
+        self.insert_row(agent, &self.task, context, false).await
     }
 
     /// The SQL row of a job whose agent requires approval (`awaiting_approval`).
     pub async fn submit_held_row(&self, agent: &agentq_store::Agent) -> JobId {
-        self.insert_row(agent, true).await
+        let context = serde_json::json!({});
+        self.insert_row(agent, &self.task, context, true).await
     }
 
-    async fn insert_row(&self, agent: &agentq_store::Agent, held: bool) -> JobId {
+    /// The SQL row of a job of `task` (in the harness's project) queued with `context`.
+    pub async fn insert_row(
+        &self,
+        agent: &agentq_store::Agent,
+        task: &agentq_store::Task,
+        context: serde_json::Value,
+        held: bool,
+    ) -> JobId {
         let id = JobId::new();
         let payload = serde_json::json!({
-            "taskId": self.task.id.get(), "taskCode": self.task.code, "agentId": agent.id.get(),
-            "projectId": self.project.id.get(), "metadata": null, "context": {"dependencies": [1]},
+            "taskId": task.id.get(), "taskCode": task.code, "agentId": agent.id.get(),
+            "projectId": self.project.id.get(), "metadata": null, "context": context,
             "mcpConfigs": [],
         });
         agentq_store::insert_job(
@@ -198,8 +207,8 @@ impl Harness {
             NewJobRecord {
                 job_id: id,
                 queue_name: self.queue.config().name.clone(),
-                task: self.task.id,
-                task_code: self.task.code.clone(),
+                task: task.id,
+                task_code: task.code.clone(),
                 agent: agent.id,
                 project: self.project.id,
                 priority: Priority::Medium,

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use agentq_domain::{JobId, JobState};
-use agentq_store::NewJobRecord;
 
 use crate::helpers::*;
 
@@ -102,13 +101,7 @@ async fn a_pass_requeues_rows_redis_lost_and_finishes_rows_redis_finished_scenar
     let mut conn = h.queue.redis().connection().await.expect("conn");
     redis_del(&mut conn, &h.queue.keys().job(&lost)).await;
     // and every event was lost with them: nothing is left for the recorder to catch up on
-    let _: i64 = redis::cmd("XTRIM")
-        .arg(h.queue.keys().events())
-        .arg("MAXLEN")
-        .arg(0)
-        .query_async(&mut conn)
-        .await
-        .expect("xtrim");
+    forget_every_event(&h).await;
 
     let pass = reconcile(&h).await;
     assert_eq!((pass.requeued, pass.finished), (1, 1));
@@ -180,47 +173,15 @@ async fn a_blocked_job_redis_lost_is_blocked_again_on_its_dependencies_scenario(
     let other = agentq_store::create_task(&h.db, h.project.id, "DEP-1", "dependency")
         .await
         .expect("task");
-    let row = |task: &agentq_store::Task, context: serde_json::Value| NewJobRecord {
-        job_id: JobId::new(),
-        queue_name: h.queue.config().name.clone(),
-        task: task.id,
-        task_code: task.code.clone(),
-        agent: agent.id,
-        project: h.project.id,
-        priority: agentq_domain::Priority::Medium,
-        max_attempts: 3,
-        job_data: serde_json::json!({
-            "taskId": task.id.get(), "taskCode": task.code, "agentId": agent.id.get(),
-            "projectId": h.project.id.get(), "metadata": null, "context": context,
-            "mcpConfigs": [],
-        }),
-        queued_by: None,
-        held: false,
-    };
     // the dependency: a job of the other task, waiting in Redis
-    let dependency = row(&other, serde_json::json!({}));
-    let dependency_id = dependency.job_id;
-    agentq_store::insert_job(&h.db, dependency)
-        .await
-        .expect("row");
+    let dependency_id = h
+        .insert_row(&agent, &other, serde_json::json!({}), false)
+        .await;
     assert!(h.enqueue_row(dependency_id).await.expect("enqueue"));
     // the dependent's row is there, its Redis job is not (nor any event the recorder missed)
-    let dependent = row(
-        &h.task,
-        serde_json::json!({"dependencies": [other.id.get()]}),
-    );
-    let dependent_id = dependent.job_id;
-    agentq_store::insert_job(&h.db, dependent)
-        .await
-        .expect("row");
-    let mut conn = h.queue.redis().connection().await.expect("conn");
-    let _: i64 = redis::cmd("XTRIM")
-        .arg(h.queue.keys().events())
-        .arg("MAXLEN")
-        .arg(0)
-        .query_async(&mut conn)
-        .await
-        .expect("xtrim");
+    let context = serde_json::json!({"dependencies": [other.id.get()]});
+    let dependent_id = h.insert_row(&agent, &h.task, context, false).await;
+    forget_every_event(&h).await;
 
     let pass = reconcile(&h).await;
     assert_eq!(
@@ -246,6 +207,18 @@ async fn a_blocked_job_redis_lost_is_blocked_again_on_its_dependencies_scenario(
         .collect();
     assert_eq!(leased, [dependency_id], "only the dependency can run");
     h.cleanup().await;
+}
+
+/// Empties the events stream: nothing is left for the recorder to catch up on.
+async fn forget_every_event(h: &Harness) {
+    let mut conn = h.queue.redis().connection().await.expect("conn");
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(h.queue.keys().events())
+        .arg("MAXLEN")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .expect("xtrim");
 }
 
 async fn redis_del(conn: &mut agentq_queue::Connection, key: &str) {
