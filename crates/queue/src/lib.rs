@@ -60,6 +60,8 @@ pub struct Queue {
     scripts: Arc<Scripts>,
     /// Coalesces concurrent `enqueue` calls; started by the first call.
     enqueuer: Arc<OnceLock<producer::Enqueuer>>,
+    /// How many coalesced enqueue calls may be under way at once ([`Queue::one_enqueue_at_a_time`]).
+    enqueue_calls: usize,
 }
 
 impl Queue {
@@ -69,7 +71,18 @@ impl Queue {
             config: Arc::new(config),
             scripts: Arc::new(Scripts::default()),
             enqueuer: Arc::default(),
+            enqueue_calls: producer::CALLS_IN_FLIGHT,
             redis,
+        }
+    }
+
+    /// One coalesced enqueue call under way at a time, not two: for a partition of a queue,
+    /// whose callers are spread over many partitions, so that each call carries a batch
+    /// (a script call costs Redis about as much for one job as for five).
+    pub(crate) fn one_enqueue_at_a_time(self) -> Self {
+        Self {
+            enqueue_calls: 1,
+            ..self
         }
     }
 

@@ -107,6 +107,7 @@ impl Partitions {
                             ..config.clone()
                         },
                     )
+                    .one_enqueue_at_a_time()
                 })
                 .collect()
         };

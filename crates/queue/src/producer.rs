@@ -7,8 +7,8 @@ use crate::{Queue, QueueError, Result};
 
 /// The most jobs one coalesced enqueue call carries.
 const MAX_BATCH: usize = 1_000;
-/// Enqueue calls under way at once (coalesced or direct).
-const CALLS_IN_FLIGHT: usize = 2;
+/// Enqueue calls under way at once (coalesced or direct), unless the queue says otherwise.
+pub(crate) const CALLS_IN_FLIGHT: usize = 2;
 
 /// Concurrent [`Queue::enqueue`] calls, sent as one script call while another is under way.
 pub(crate) type Enqueuer = Coalescer<NewJob, Result<bool>>;
@@ -72,7 +72,7 @@ impl Queue {
         let enqueuer = self.enqueuer.get_or_init(|| {
             // the task must not hold a handle that keeps itself alive
             let queue = self.without_enqueuer();
-            Coalescer::spawn(MAX_BATCH, CALLS_IN_FLIGHT, move |jobs: Vec<NewJob>| {
+            Coalescer::spawn(MAX_BATCH, self.enqueue_calls, move |jobs: Vec<NewJob>| {
                 let queue = queue.clone();
                 async move { enqueue_each(&queue, &jobs).await }
             })

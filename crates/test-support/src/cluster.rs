@@ -139,6 +139,14 @@ impl OwnCluster {
             .sum()
     }
 
+    /// Makes every live node forget the scripts it was sent (`SCRIPT FLUSH`), as a restarted
+    /// node or a new one has none.
+    pub fn flush_scripts(&self) {
+        for port in self.live_ports() {
+            cli(port, &["SCRIPT", "FLUSH"]).expect("script flush");
+        }
+    }
+
     /// `kill -9` of one node; the cluster's other nodes notice and promote its replica.
     pub fn kill(&mut self, port: u16) {
         let (_, child) = self
