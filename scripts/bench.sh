@@ -46,31 +46,60 @@ bench_dashboard() {
         --out="$out/dashboard.json"
 }
 
-# one Redis node vs a Redis Cluster of 3 masters and 3 replicas on loopback (its own, on ports
-# 7100-7105), the queue in 12 partitions there, and the same cluster without replicas (ports
-# 7200-7202: what replication costs): enqueue and drain, interleaved
+# one Redis node with a replica of its own on loopback (ports 7300, 7301), the like of a
+# cluster whose masters have replicas; `stop` shuts both down
+node_with_replica() {
+    local dir="${TMPDIR:-/tmp}/agentq-redis-node-with-replica"
+    redis-cli -p 7301 shutdown nosave >/dev/null 2>&1 || true
+    redis-cli -p 7300 shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    [ "$1" = stop ] && return
+    mkdir -p "$dir/7300" "$dir/7301"
+    redis-server --port 7300 --bind 127.0.0.1 --daemonize yes --dir "$dir/7300" --save "" \
+        --appendonly no --logfile "$dir/7300/redis.log" >/dev/null
+    redis-server --port 7301 --bind 127.0.0.1 --daemonize yes --dir "$dir/7301" --save "" \
+        --appendonly no --logfile "$dir/7301/redis.log" --replicaof 127.0.0.1 7300 >/dev/null
+    for _ in $(seq 100); do
+        redis-cli -p 7300 info replication 2>/dev/null | grep -q 'state=online' && return
+        sleep 0.1
+    done
+    echo "the replica on port 7301 did not come online" >&2
+    return 1
+}
+
+# one Redis node vs a Redis Cluster of 3 masters on loopback, the queue in 12 partitions
+# there, compared like with like: the cluster without replicas (ports 7200-7202) with the one
+# node at REDIS_URL, the cluster with a replica per master (ports 7100-7105) with one node
+# that has a replica (7300, 7301). Enqueue and drain, interleaved.
 bench_cluster() {
-    local release runs="${RUNS:-3}" triples=() cluster bare
+    local release runs="${RUNS:-3}" quadruples=() cluster bare scenarios
+    scenarios=enqueue_batch,enqueue_single,drain_c50
     release=$(scripts/release-bins.sh)
     scripts/redis-cluster.sh start 7100 1
     scripts/redis-cluster.sh start 7200 0
+    node_with_replica start
     cluster=$(scripts/redis-cluster.sh url 7100 1)
     bare=$(scripts/redis-cluster.sh url 7200 0)
     for run in $(seq "$runs"); do
         echo "== run $run/$runs: one node ($REDIS_URL)"
-        AGENTQ_PARTITIONS=1 "$release/queue-bench" run --runs 1 --only enqueue_single,drain_c50 \
+        AGENTQ_PARTITIONS=1 "$release/queue-bench" run --runs 1 --only "$scenarios" \
             --out "$out/cluster-one-node-$run.json"
-        echo "== run $run/$runs: cluster with replicas ($cluster), 12 partitions"
-        REDIS_URL="$cluster" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
-            --only enqueue_single,drain_c50 --out "$out/cluster-12-$run.json"
         echo "== run $run/$runs: cluster without replicas ($bare), 12 partitions"
         REDIS_URL="$bare" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
-            --only enqueue_single,drain_c50 --out "$out/cluster-12-bare-$run.json"
-        triples+=("$out/cluster-one-node-$run.json" "$out/cluster-12-$run.json" "$out/cluster-12-bare-$run.json")
+            --only "$scenarios" --out "$out/cluster-12-bare-$run.json"
+        echo "== run $run/$runs: one node with a replica (redis://127.0.0.1:7300)"
+        REDIS_URL=redis://127.0.0.1:7300 AGENTQ_PARTITIONS=1 "$release/queue-bench" run --runs 1 \
+            --only "$scenarios" --out "$out/cluster-one-node-replicated-$run.json"
+        echo "== run $run/$runs: cluster with replicas ($cluster), 12 partitions"
+        REDIS_URL="$cluster" AGENTQ_PARTITIONS=12 "$release/queue-bench" run --runs 1 \
+            --only "$scenarios" --out "$out/cluster-12-$run.json"
+        quadruples+=("$out/cluster-one-node-$run.json" "$out/cluster-12-bare-$run.json"
+            "$out/cluster-one-node-replicated-$run.json" "$out/cluster-12-$run.json")
     done
     scripts/redis-cluster.sh stop 7100 1
     scripts/redis-cluster.sh stop 7200 0
-    "$release/queue-bench" cluster-compare "${triples[@]}"
+    node_with_replica stop
+    "$release/queue-bench" cluster-compare "${quadruples[@]}"
 }
 
 case "$which" in

@@ -6,8 +6,9 @@
 //! `queue-bench worker ...`                    a worker process (started by `run`)
 //! `queue-bench compare OURS BULLMQ BULLMQ_CPU [...]` the table: one triple per interleaved run,
 //! each ratio the median of the pairs' ratios
-//! `queue-bench cluster-compare ONE_NODE CLUSTER BARE_CLUSTER [...]` one node vs a Redis
-//! Cluster with replicas and without, one triple of `run` outputs per interleaved run
+//! `queue-bench cluster-compare ONE_NODE BARE_CLUSTER NODE_WITH_REPLICA CLUSTER [...]` one node
+//! vs a Redis Cluster, without replicas and with, one quadruple of `run` outputs per
+//! interleaved run
 
 mod cluster;
 mod compare;

@@ -78,8 +78,10 @@ pub fn main(args: &[String]) -> BenchResult {
         "latency_p99_ms": median("latency", "latency_p99_ms"),
         "redis_cpu_us_per_job": median("drain_c50", "redis_cpu_us_per_job"),
         "enqueue_redis_cpu_us_per_job": median("enqueue_single", "redis_cpu_us_per_job"),
+        "enqueue_batch_redis_cpu_us_per_job": median("enqueue_batch", "redis_cpu_us_per_job"),
         "drain_max_master_share": median("drain_c50", "max_master_share"),
         "enqueue_max_master_share": median("enqueue_single", "max_master_share"),
+        "enqueue_batch_max_master_share": median("enqueue_batch", "max_master_share"),
         "masters": raw.iter().flat_map(|(_, rs)| rs.iter()).find_map(|r| r["masters"].as_u64()),
         "partitions": queue.count(),
         "redis_cpu_us_per_job_c5": median("drain_c5", "redis_cpu_us_per_job"),
@@ -109,11 +111,14 @@ impl Scenario {
         match self {
             Self::EnqueueBatch => {
                 let jobs = seed_jobs(queue, JOBS);
+                let cpu_before = redis_cpu_seconds(queue).await?;
                 let start = Instant::now();
                 for chunk in jobs.chunks(1_000) {
                     queue.enqueue_batch(chunk).await?;
                 }
-                Ok(json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()}))
+                let mut result = json!({"jobs_s": JOBS as f64 / start.elapsed().as_secs_f64()});
+                cpu_figures(&mut result, &cpu_before, &redis_cpu_seconds(queue).await?);
+                Ok(result)
             }
             Self::EnqueueSingle => {
                 let jobs = Arc::new(seed_jobs(queue, JOBS));

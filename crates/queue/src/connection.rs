@@ -233,8 +233,8 @@ impl Redis {
             .arg(REPLICA_ACK_TIMEOUT_MS);
         let mut answers = self.query_loading(&pipe, invocation).await?.into_iter();
         let (Some(answer), Some(acked)) = (answers.next(), answers.next()) else {
-            return Err(QueueError::Batch(
-                "a pipeline of two commands got fewer answers".into(),
+            return Err(QueueError::protocol(
+                "a script and its WAIT got fewer than two answers",
             ));
         };
         let answer = T::from_redis_value(answer.extract_error()?).map_err(RedisError::from)?;
