@@ -18,12 +18,10 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionInfo, FromRedisValue, IntoConnectionInfo, Pipeline,
-    RedisError, RedisFuture, ScriptInvocation, ServerErrorKind, Value,
+    AsyncConnectionConfig, Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisFuture, Value,
 };
 use tokio::sync::Mutex;
 
-use crate::scripts::LuaCall;
 use crate::{QueueError, Result};
 
 /// Commands that do not block answer well within this; past it the connection is presumed dead.
@@ -200,83 +198,40 @@ impl Redis {
         result
     }
 
-    /// Runs a script that writes under `key`'s hash tag. On a cluster whose master there has
-    /// a connected replica, the same round trip then waits until a replica has the writes
-    /// (`WAIT`), so that a failover right after cannot undo a lease or an outcome the caller
-    /// is about to act on. The second result says whether that wait failed (the master
-    /// answered the script, then went away: a failover, most likely), in which case what a
-    /// promoted replica kept is unknown. A master without a connected replica is not waited
-    /// for (it cannot fail over either); one whose replicas do not answer in time is then
-    /// treated as one without for [`REPLICAS_RECHECK`]. One node: nothing to wait for.
-    pub(crate) async fn invoke_replicated<T: FromRedisValue>(
-        &self,
-        call: &LuaCall<'_>,
-        key: &str,
-    ) -> Result<(T, Result<()>)> {
-        let tag = hash_tag(key);
-        if !self.is_cluster() || !self.has_replicas(key, tag).await? {
-            if self.is_cluster() {
-                metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
-            }
-            let answer = self
-                .run(|mut conn| async move { Ok(call.invoke_async(&mut conn).await?) })
-                .await?;
-            return Ok((answer, Ok(())));
+    /// On a cluster, waits until a replica of the master holding `key` has the writes made
+    /// so far (`WAIT`), so that a failover right after cannot undo a lease or an outcome the
+    /// caller is about to act on. A master without a connected replica is not waited for (it
+    /// cannot fail over either); one whose replicas do not answer in time is then treated as
+    /// one without for [`REPLICAS_RECHECK`]. One node: nothing to wait for.
+    pub(crate) async fn replicated(&self, key: &str) -> Result<()> {
+        if !self.is_cluster() {
+            return Ok(());
         }
-        let invocation = call.checked();
+        let tag = hash_tag(key);
+        if !self.has_replicas(key, tag).await? {
+            metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
-        // the script's keys route the pipeline to their master; errors come back per command
-        pipe.ignore_errors()
-            .invoke_script(invocation)
+        // the keyed command routes the pipeline to the key's master; WAIT alone has no key
+        pipe.cmd("EXISTS")
+            .arg(key)
+            .ignore()
             .cmd("WAIT")
             .arg(1)
             .arg(REPLICA_ACK_TIMEOUT_MS);
-        let mut answers = self.query_loading(&pipe, invocation).await?.into_iter();
-        let (Some(answer), Some(acked)) = (answers.next(), answers.next()) else {
-            return Err(QueueError::protocol(
-                "a script and its WAIT got fewer than two answers",
-            ));
-        };
-        let answer = T::from_redis_value(answer.extract_error()?).map_err(RedisError::from)?;
-        let acked = acked
-            .extract_error()
-            .and_then(|acked| Ok(u64::from_redis_value(acked)?));
-        let waited = match acked {
-            Ok(0) => {
-                metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
-                tracing::warn!(
-                    key = tag,
-                    "no replica acknowledged a write in time: writes there are not waited for for 10 s"
-                );
-                self.remember_replicas(tag, false);
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(err) => Err(err.into()),
-        };
-        Ok((answer, waited))
-    }
-
-    /// Sends `pipe`, which invokes `script` first; when Redis does not know the script yet
-    /// (a new or restarted node, a promoted replica), loads it and sends `pipe` again.
-    async fn query_loading(
-        &self,
-        pipe: &Pipeline,
-        script: &ScriptInvocation<'_>,
-    ) -> Result<Vec<Value>> {
-        let answers: Vec<Value> = self
+        let (acked,): (u64,) = self
             .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
             .await?;
-        let unknown = matches!(answers.first(), Some(Value::ServerError(err))
-            if err.kind() == Some(ServerErrorKind::NoScript));
-        if !unknown {
-            return Ok(answers);
+        if acked == 0 {
+            metrics::counter!("agentq_redis_unreplicated_writes_total").increment(1);
+            tracing::warn!(
+                key = tag,
+                "no replica acknowledged a write in time: writes there are not waited for for 10 s"
+            );
+            self.remember_replicas(tag, false);
         }
-        self.run(|mut conn| async move {
-            script.load_async(&mut conn).await?;
-            Ok(pipe.query_async(&mut conn).await?)
-        })
-        .await
+        Ok(())
     }
 
     /// Whether the master holding `key` has a connected replica, from its `ROLE` at most

@@ -150,11 +150,6 @@ type LeasedRow = (
     Option<String>,
 );
 
-/// cycle.lua's answer: the leased jobs, per outcome whether it was recorded, when to look
-/// again (ms until the next retry or lease deadline, -1: none), and the ids dropped because
-/// their job hash is gone.
-type CycleAnswer = (Vec<LeasedRow>, Vec<i64>, i64, Vec<String>);
-
 impl Queue {
     /// Records `finished`, then leases up to `fetch` jobs for `worker`, best first.
     pub async fn cycle(&self, worker: &str, finished: &[Finished], fetch: usize) -> Result<Cycle> {
@@ -194,17 +189,17 @@ impl Queue {
                 .arg(value);
         }
         let asked_at = Instant::now();
-        // a lease or outcome a failover could undo must not be acted on: on a cluster, both
-        // reach a replica first
-        let ((rows, recorded, next_wake, dropped), replicated): (CycleAnswer, _) = self
-            .redis
-            .invoke_replicated(&invocation, &keys.wait())
-            .await?;
+        let (rows, recorded, next_wake, dropped): (Vec<LeasedRow>, Vec<i64>, i64, Vec<String>) =
+            self.redis
+                .run(|mut conn| async move { Ok(invocation.invoke_async(&mut conn).await?) })
+                .await?;
         let leased = rows
             .into_iter()
             .map(|row| leased_job(row, LeaseDeadline::new(asked_at + config.lease)))
             .collect::<Result<Vec<_>>>()?;
-        if let Err(err) = replicated {
+        // a lease or outcome a failover could undo must not be acted on: on a cluster, both
+        // reach a replica first
+        if let Err(err) = self.redis.replicated(&keys.wait()).await {
             return Ok(self.unconfirmed(leased, finished.len(), err).await);
         }
         Ok(Cycle {

@@ -73,12 +73,6 @@ impl LuaCall<'_> {
         &self,
         conn: &mut impl redis::aio::ConnectionLike,
     ) -> RedisResult<T> {
-        self.checked().invoke_async(conn).await
-    }
-
-    /// The invocation, for a pipeline; its arguments checked against the script's header
-    /// first (in debug builds).
-    pub fn checked(&self) -> &ScriptInvocation<'_> {
         if cfg!(debug_assertions) {
             let (fixed, variable) = header_argv(self.source);
             let fits = if variable {
@@ -94,7 +88,7 @@ impl LuaCall<'_> {
                 self.source.lines().next().unwrap_or_default()
             );
         }
-        &self.invocation
+        self.invocation.invoke_async(conn).await
     }
 }
 

@@ -330,6 +330,9 @@ async fn a_lost_hash_scenario(h: Harness) {
 
 /// One reconciler pass over the harness's queue (one partition), with no grace.
 async fn reconcile(h: &Harness) -> agentq_queue_worker::reconciler::Reconciled {
+    // a row counts as settled once Redis's clock, read in whole milliseconds, is past its
+    // last update (here with no grace): one written in the same millisecond is not yet
+    tokio::time::sleep(Duration::from_millis(2)).await;
     agentq_queue_worker::reconciler::reconcile_once(&h.queue.clone().into(), &h.db, Duration::ZERO)
         .await
         .expect("pass")

@@ -129,8 +129,8 @@ async fn workers_wait_for_replicas_only_where_there_are_some() {
         (OwnCluster::without_replicas(), false),
     ] {
         let queue = Partitions::new(Redis::open(&cluster.url()).expect("url"), config(), 3);
-        // the second round runs on masters that forgot every script, as restarted ones
-        // would: a cycle sent together with its WAIT loads its script and goes again
+        // the second round runs on masters that forgot every script, as restarted or
+        // promoted ones would: each script is loaded again where it is missing
         for round in 1..=2 {
             if round == 2 {
                 cluster.flush_scripts();
