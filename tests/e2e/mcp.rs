@@ -110,6 +110,7 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
     assert_eq!(
         names,
         [
+            "approve_agent_job",
             "cancel_agent_job",
             "get_agent_job_logs",
             "get_agent_job_status",
@@ -119,6 +120,7 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
             "list_projects",
             "list_tasks",
             "queue_agent_job",
+            "reject_agent_job",
             "retry_agent_job",
             "wait_for_agent_job",
         ]
@@ -305,6 +307,123 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
 }
 
 crate::on_sqlite_and_mariadb!(
+    an_assistant_approves_one_held_job_and_rejects_another,
+    &[],
+    an_assistant_approves_one_held_job_and_rejects_another_scenario
+);
+
+/// Jobs of an agent that requires approval wait for a decision; an assistant finds them by
+/// state, approves one (it runs to completion) and rejects the other (cancelled). A job that
+/// awaits no decision, an unknown job and an overlong comment get the API's refusals.
+async fn an_assistant_approves_one_held_job_and_rejects_another_scenario(stack: Stack) {
+    let (_, task) = stack.project("Apollo").await;
+    let agent = stack
+        .post(
+            "/api/agents",
+            json!({
+                "name": format!("held-{}", agentq_domain::JobId::new()),
+                "kind": "command",
+                "command": ["sh", "-c", r#"echo '{"result": {"done": true}}'"#],
+                "timeoutSecs": 60,
+                "requiresApproval": true,
+            }),
+        )
+        .await["data"]["id"]
+        .as_i64()
+        .expect("agent id");
+    let (session, _) = stdio(
+        &stack,
+        &[
+            ("AGENTQ_EMAIL", ADMIN_EMAIL),
+            ("AGENTQ_PASSWORD", ADMIN_PASSWORD),
+        ],
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let queued = ok(&call(
+            &session,
+            "queue_agent_job",
+            json!({"task_id": task, "agent_id": agent}),
+        )
+        .await);
+        assert_eq!(queued["status"], "awaiting_approval", "{queued}");
+        held.push(queued["jobId"].as_str().expect("job id").to_owned());
+    }
+    let (approved, rejected) = (&held[0], &held[1]);
+
+    let awaiting = ok(&call(
+        &session,
+        "list_agent_jobs",
+        json!({"state": ["awaiting_approval"], "agent_id": agent}),
+    )
+    .await);
+    let mut listed: Vec<&str> = awaiting["data"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|job| job["jobId"].as_str())
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = held.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+
+    let decision = ok(&call(
+        &session,
+        "approve_agent_job",
+        json!({"job_id": approved, "comment": "looks right"}),
+    )
+    .await);
+    assert_eq!(
+        (decision["decision"].as_str(), decision["status"].as_str()),
+        (Some("approved"), Some("waiting")),
+        "{decision}"
+    );
+    let waited = ok(&call(
+        &session,
+        "wait_for_agent_job",
+        json!({"job_id": approved, "timeout_secs": 30}),
+    )
+    .await);
+    assert_eq!(waited["job"]["status"], "completed", "{waited}");
+    assert_eq!(waited["job"]["result"], json!({"done": true}), "{waited}");
+
+    let decision = ok(&call(&session, "reject_agent_job", json!({"job_id": rejected})).await);
+    assert_eq!(
+        (decision["decision"].as_str(), decision["status"].as_str()),
+        (Some("rejected"), Some("cancelled")),
+        "{decision}"
+    );
+    let status = ok(&call(
+        &session,
+        "get_agent_job_status",
+        json!({"job_id": rejected}),
+    )
+    .await);
+    assert_eq!(status["status"], "cancelled", "{status}");
+
+    // nothing left to decide, no such job, a comment past 2,000 characters
+    let again = call(&session, "approve_agent_job", json!({"job_id": approved})).await;
+    assert_eq!(refused(&again).0, 409);
+    let unknown = call(
+        &session,
+        "reject_agent_job",
+        json!({"job_id": agentq_domain::JobId::new().to_string()}),
+    )
+    .await;
+    assert_eq!(refused(&unknown).0, 404);
+    let long = call(
+        &session,
+        "approve_agent_job",
+        json!({"job_id": rejected, "comment": "x".repeat(2001)}),
+    )
+    .await;
+    assert_eq!(refused(&long).0, 400);
+    session.cancel().await.expect("close");
+}
+
+crate::on_sqlite_and_mariadb!(
     over_http_each_caller_sees_what_its_token_may,
     &[],
     over_http_each_caller_sees_what_its_token_may_scenario
@@ -424,7 +543,7 @@ async fn the_python_mcp_sdk_lists_and_calls_the_tools_scenario(stack: Stack) {
     let report: Value = serde_json::from_str(stdout.trim()).expect("the script's JSON report");
     assert_eq!(
         report["tools"].as_array().map(Vec::len),
-        Some(11),
+        Some(13),
         "{report}"
     );
     assert_eq!(report["waited"]["job"]["status"], "completed", "{report}");

@@ -7,7 +7,8 @@ use agentq_api_types::ErrorBody;
 use agentq_api_types::accounts::{LoginRequest, Token};
 use agentq_api_types::agents::Agent;
 use agentq_api_types::jobs::{
-    Job, JobCancelled, JobLogs, JobPage, JobRequeued, ListJobsQuery, QueuedJob,
+    DecisionRequest, Job, JobCancelled, JobDecision, JobLogs, JobPage, JobRequeued, ListJobsQuery,
+    QueuedJob,
 };
 use agentq_api_types::projects::{Project, Task};
 use agentq_api_types::workers::WorkerStatus;
@@ -163,6 +164,23 @@ impl Api {
         Ok(answer.data)
     }
 
+    /// Approves (`approve`) or rejects (`reject`) a job that awaits a decision.
+    pub async fn decide_job(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        verdict: Verdict,
+        request: &DecisionRequest,
+    ) -> Result<JobDecision> {
+        let path = format!(
+            "/api/agent-execution/jobs/{}/{}",
+            segment(id),
+            verdict.path()
+        );
+        let answer: Answer<JobDecision> = self.post(&path, token, request).await?;
+        Ok(answer.data)
+    }
+
     pub async fn job_logs(&self, token: Option<&str>, id: &str) -> Result<JobLogs> {
         let path = format!("/api/agent-execution/jobs/{}/logs", segment(id));
         let answer: Answer<JobLogs> = self.get(&path, token).await?;
@@ -224,4 +242,20 @@ fn segment(id: &str) -> String {
 /// Whether a failure means the caller's credentials did not work (401).
 pub fn is_unauthorized(failure: &ApiFailure) -> bool {
     failure.status() == Some(StatusCode::UNAUTHORIZED.as_u16())
+}
+
+/// A decision on a job that awaits one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+impl Verdict {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+        }
+    }
 }

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use agentq_api_types::jobs::{
-    Job, JobCancelled, JobLogs, JobPage, JobRequeued, ListJobsQuery, QueuedJob,
+    DecisionRequest, Job, JobCancelled, JobDecision, JobLogs, JobPage, JobRequeued, ListJobsQuery,
+    QueuedJob,
 };
 use agentq_api_types::workers::WorkerStatus;
 use agentq_domain::request::{AuthType, JobContext, JobMetadata, McpConfig};
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::api::{Api, ApiFailure, is_unauthorized};
+use crate::api::{Api, ApiFailure, Verdict, is_unauthorized};
 use crate::settings::Credentials;
 
 /// Whose token a call carries.
@@ -153,6 +154,15 @@ pub struct QueueJobArgs {
 pub struct JobIdArgs {
     /// The job's id (a UUID, as `queue_agent_job` answered it).
     pub job_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct DecisionArgs {
+    /// The job's id (a UUID, as `queue_agent_job` answered it).
+    pub job_id: String,
+    /// Why, up to 2,000 characters: kept in the job's activity, and handed with the answer
+    /// to a running agent that asked.
+    pub comment: Option<String>,
 }
 
 /// A job's state.
@@ -359,6 +369,26 @@ impl AgentqTools {
             other => other,
         }
     }
+
+    /// `approve_agent_job` and `reject_agent_job`: the gateway checks the comment's length.
+    async fn decide(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        args: DecisionArgs,
+        verdict: Verdict,
+    ) -> Result<JobDecision, ApiFailure> {
+        let request = DecisionRequest {
+            comment: args.comment,
+        };
+        self.authed(ctx, |api, token| {
+            let (id, request) = (args.job_id.clone(), request.clone());
+            async move {
+                api.decide_job(token.as_deref(), &id, verdict, &request)
+                    .await
+            }
+        })
+        .await
+    }
 }
 
 #[tool_router]
@@ -391,7 +421,7 @@ impl AgentqTools {
     }
 
     #[tool(
-        description = "A job's status: state (waiting, delayed, active, completed, failed, cancelled), progress 0-100, attempts, timestamps, execution time, result and last error.",
+        description = "A job's status: state (waiting, delayed, active, completed, failed, cancelled, awaiting_approval, blocked), progress 0-100, attempts, timestamps, execution time, result and last error.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_agent_job_status(
@@ -431,6 +461,40 @@ impl AgentqTools {
             })
             .await;
         answer(result)
+    }
+
+    #[tool(
+        description = "Approve a job that awaits a decision (state awaiting_approval, or a running job whose agent asked): a job held before its run now waits to run; a running agent gets `approved` and the comment on its stdin and goes on. Fails with 409 when the job awaits no decision, 404 when it is not found.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn approve_agent_job(
+        &self,
+        Parameters(args): Parameters<DecisionArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<JobDecision>, CallToolResult> {
+        answer(self.decide(&ctx, args, Verdict::Approve).await)
+    }
+
+    #[tool(
+        description = "Reject a job that awaits a decision: a job held before its run is cancelled; a running agent that asked gets `rejected` and the comment on its stdin. Fails with 409 when the job awaits no decision, 404 when it is not found.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn reject_agent_job(
+        &self,
+        Parameters(args): Parameters<DecisionArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<JobDecision>, CallToolResult> {
+        answer(self.decide(&ctx, args, Verdict::Reject).await)
     }
 
     #[tool(
@@ -610,7 +674,9 @@ impl ServerHandler for AgentqTools {
                 "Runs AI-agent jobs on agentq: find a task (list_projects, list_tasks) and an \
                  agent (list_agents), queue_agent_job, then wait_for_agent_job or \
                  get_agent_job_status; cancel_agent_job and retry_agent_job change a job, \
-                 get_agent_job_logs shows its output.",
+                 approve_agent_job and reject_agent_job decide one that awaits a decision \
+                 (state awaiting_approval, or an agent's question), get_agent_job_logs shows \
+                 its output.",
             )
     }
 }
