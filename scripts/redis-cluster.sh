@@ -22,9 +22,16 @@ url() {
     echo "redis+cluster://${seeds#,}"
 }
 
+# every node sees the whole cluster, and every replica holds its master's data: one still
+# loading it is no replica yet (its master does not list it, so workers would not wait for it)
 healthy() {
+    local replication
     for port in $ports; do
         redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+        replication=$(redis-cli -p "$port" info replication 2>/dev/null) || return 1
+        if grep -q '^role:slave' <<<"$replication"; then
+            grep -q '^master_link_status:up' <<<"$replication" || return 1
+        fi
     done
 }
 
