@@ -154,3 +154,170 @@ async fn a_real_job_s_events_reach_socket_io_clients_scenario(stack: Stack) {
         "the outsider saw an event"
     );
 }
+
+crate::on_sqlite_and_mariadb!(
+    held_and_blocked_jobs_announce_themselves_to_socket_io_clients,
+    &[],
+    held_and_blocked_jobs_scenario
+);
+
+/// Queues a job of an agent that requires approval; its id.
+async fn queue_held(stack: &Stack, task: i64, agent: i64) -> String {
+    let reply = stack
+        .post(
+            "/api/agent-execution/queue",
+            json!({"taskId": task, "agentId": agent}),
+        )
+        .await;
+    assert_eq!(reply["data"]["status"], "awaiting_approval", "{reply}");
+    reply["data"]["jobId"].as_str().expect("job id").to_owned()
+}
+
+/// Names of the events of `job` in `room`, in order.
+fn job_events(events: &[Value], room: &str, job: &str) -> Vec<String> {
+    let of_job: Vec<Value> = events
+        .iter()
+        .filter(|e| e["data"]["jobId"] == job)
+        .cloned()
+        .collect();
+    names(&in_room(&of_job, room))
+}
+
+/// The human in the loop and dependencies, as the official `socket.io-client` in a project's
+/// room sees them: a held job awaits approval, is approved with a comment and runs; another is
+/// rejected; a job that waits for another task's job is blocked until that one completed.
+async fn held_and_blocked_jobs_scenario(stack: Stack) {
+    let (project, task) = stack.project("Apollo").await;
+    let second_task = stack
+        .post(
+            &format!("/api/projects/{project}/tasks"),
+            json!({"code": "APL-2", "title": "after the first"}),
+        )
+        .await["data"]["id"]
+        .as_i64()
+        .expect("task id");
+    let held_agent = stack
+        .post(
+            "/api/agents",
+            json!({
+                "name": format!("held-{}", agentq_domain::JobId::new()),
+                "kind": "command",
+                "command": ["sh", "-c", r#"echo '{"result": "ran"}'"#],
+                "timeoutSecs": 60,
+                "requiresApproval": true,
+            }),
+        )
+        .await["data"]["id"]
+        .as_i64()
+        .expect("agent id");
+    let url = format!("http://127.0.0.1:{}", stack.broadcasters[0].0);
+    let mut driver = Driver::start();
+    let options = json!({"auth": {"token": stack.admin_token}, "reconnection": false, "transports": ["websocket"]});
+    driver.connected("admin", &url, options).await;
+    let room = format!("project:{project}");
+    assert_eq!(driver.subscribe("admin", &room, None).await["ok"], true);
+
+    // held, approved with a comment, run
+    let approved = queue_held(&stack, task, held_agent).await;
+    let mut events = driver
+        .events_until("admin", &approved, "agent_job_awaiting_approval")
+        .await;
+    let (status, reply) = stack
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/agent-execution/jobs/{approved}/approve"),
+            Some(&stack.admin_token),
+            Some(json!({"comment": "looks safe"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{reply}");
+    // each event comes once per room: notifications, then the project's
+    for _ in 0..2 {
+        events.extend(
+            driver
+                .events_until("admin", &approved, "agent_job_completed")
+                .await,
+        );
+    }
+    assert_eq!(
+        job_events(&events, &room, &approved),
+        [
+            "agent_job_awaiting_approval",
+            "agent_job_approved",
+            "agent_job_started",
+            "agent_job_completed"
+        ]
+    );
+    let approval = events
+        .iter()
+        .find(|e| e["event"] == "agent_job_approved")
+        .expect("approved");
+    assert_eq!(approval["data"]["comment"], "looks safe", "{approval}");
+
+    // held, rejected: cancelled without running
+    let rejected = queue_held(&stack, task, held_agent).await;
+    driver
+        .events_until("admin", &rejected, "agent_job_awaiting_approval")
+        .await;
+    let (status, reply) = stack
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/agent-execution/jobs/{rejected}/reject"),
+            Some(&stack.admin_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{reply}");
+    let events = driver
+        .events_until("admin", &rejected, "agent_job_rejected")
+        .await;
+    let rejection = events.last().expect("rejected");
+    assert!(
+        !events.iter().any(|e| e["event"] == "agent_job_started"),
+        "a rejected job never starts: {events:?}"
+    );
+    assert_eq!(rejection["data"]["status"], "cancelled", "{rejection}");
+
+    // blocked on the first task's latest job (approved and completed above), which a held
+    // job now replaces: blocked until that one is approved and completes
+    let gate = queue_held(&stack, task, held_agent).await;
+    driver
+        .events_until("admin", &gate, "agent_job_awaiting_approval")
+        .await;
+    let plain = stack.agent(r#"echo '{"result": "after"}'"#).await;
+    let (status, reply) = stack
+        .call(
+            reqwest::Method::POST,
+            "/api/agent-execution/queue",
+            Some(&stack.admin_token),
+            Some(json!({"taskId": second_task, "agentId": plain, "context": {"dependencies": [task]}})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{reply}");
+    let dependent = reply["data"]["jobId"].as_str().expect("job id").to_owned();
+    let mut events = driver
+        .events_until("admin", &dependent, "agent_job_blocked")
+        .await;
+    stack
+        .post(
+            &format!("/api/agent-execution/jobs/{gate}/approve"),
+            json!({}),
+        )
+        .await;
+    for _ in 0..2 {
+        events.extend(
+            driver
+                .events_until("admin", &dependent, "agent_job_completed")
+                .await,
+        );
+    }
+    assert_eq!(
+        job_events(&events, &room, &dependent),
+        [
+            "agent_job_blocked",
+            "agent_job_queued",
+            "agent_job_started",
+            "agent_job_completed"
+        ]
+    );
+}
