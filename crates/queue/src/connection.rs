@@ -34,10 +34,15 @@ const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// A live replica acknowledges within a millisecond or two; a busy one may take longer, and
 /// a write that goes on without its acknowledgement is one a failover may undo.
 const REPLICA_ACK_TIMEOUT_MS: u64 = 1000;
-/// How long what a master said of its replicas (`ROLE`) is trusted before it is asked again.
-/// A master with no connected replica is not waited for at all (it cannot fail over either);
-/// asking again lets a replica that joins later be waited for.
+/// How long a master that listed a connected replica (`ROLE`) is trusted to have one before
+/// it is asked again, and how long one whose replicas let a `WAIT` time out is not waited for
+/// (waiting out the timeout on every write would stall the queue).
 const REPLICAS_RECHECK: Duration = Duration::from_secs(10);
+/// How long a master that listed no connected replica is not waited for before it is asked
+/// again: a replica that is still loading its master's data, or that comes back after a
+/// break, is not listed until it has it, and writes made meanwhile could be lost to a
+/// failover, so it is looked for often (a `ROLE` costs Redis about a microsecond).
+const NO_REPLICA_RECHECK: Duration = Duration::from_secs(1);
 
 /// What the master of one hash tag said of its replicas, and until when that holds.
 #[derive(Clone, Copy)]
@@ -229,13 +234,13 @@ impl Redis {
                 key = tag,
                 "no replica acknowledged a write in time: writes there are not waited for for 10 s"
             );
-            self.remember_replicas(tag, false);
+            self.remember_replicas(tag, false, REPLICAS_RECHECK);
         }
         Ok(())
     }
 
     /// Whether the master holding `key` has a connected replica, from its `ROLE` at most
-    /// [`REPLICAS_RECHECK`] ago.
+    /// [`REPLICAS_RECHECK`] ago (at most [`NO_REPLICA_RECHECK`] ago when it listed none).
     async fn has_replicas(&self, key: &str, tag: &str) -> Result<bool> {
         let known = self
             .replicas
@@ -253,19 +258,25 @@ impl Redis {
             .run(|mut conn| async move { Ok(pipe.query_async(&mut conn).await?) })
             .await?;
         let connected = connected_replicas(&role) > 0;
-        if !connected {
+        // said once when it changes, not at every look
+        if !connected && known.is_none_or(|known| known.connected) {
             tracing::info!(
                 key = tag,
                 "this key's master has no replica: writes are not waited for"
             );
         }
-        self.remember_replicas(tag, connected);
+        let recheck = if connected {
+            REPLICAS_RECHECK
+        } else {
+            NO_REPLICA_RECHECK
+        };
+        self.remember_replicas(tag, connected, recheck);
         Ok(connected)
     }
 
-    fn remember_replicas(&self, tag: &str, connected: bool) {
+    fn remember_replicas(&self, tag: &str, connected: bool, recheck: Duration) {
         if let Ok(mut known) = self.replicas.lock() {
-            let until = Instant::now() + REPLICAS_RECHECK;
+            let until = Instant::now() + recheck;
             known.insert(tag.to_owned(), Replicas { connected, until });
         }
     }

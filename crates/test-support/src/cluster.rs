@@ -17,6 +17,8 @@ const NODE_TIMEOUT_MS: &str = "1000";
 pub struct OwnCluster {
     /// (client port, process); `None` once killed.
     nodes: Vec<(u16, Option<Child>)>,
+    /// Each node's cluster bus port, by client port (a restarted node needs its own again).
+    buses: Vec<(u16, u16)>,
     dir: PathBuf,
 }
 
@@ -38,27 +40,12 @@ impl OwnCluster {
         ));
         // each node needs two free ports: clients and the cluster bus
         let ports = free_ports(2 * 3 * (1 + per_master));
-        let nodes = ports
-            .chunks(2)
-            .map(|pair| {
-                let (port, bus) = (pair[0], pair[1]);
-                let node_dir = dir.join(port.to_string());
-                std::fs::create_dir_all(&node_dir).expect("cluster dir");
-                let child = Command::new("redis-server")
-                    .args(["--port", &port.to_string()])
-                    .args(["--cluster-port", &bus.to_string()])
-                    .args(["--bind", "127.0.0.1", "--cluster-enabled", "yes"])
-                    .args(["--cluster-node-timeout", NODE_TIMEOUT_MS])
-                    .args(["--save", "", "--appendonly", "no"])
-                    .arg("--dir")
-                    .arg(&node_dir)
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("redis-server is installed");
-                (port, Some(child))
-            })
+        let buses: Vec<(u16, u16)> = ports.chunks(2).map(|pair| (pair[0], pair[1])).collect();
+        let nodes = buses
+            .iter()
+            .map(|&(port, bus)| (port, Some(spawn_node(&dir, port, bus))))
             .collect();
-        let cluster = Self { nodes, dir };
+        let cluster = Self { nodes, buses, dir };
         for port in cluster.ports() {
             cluster.wait_for(|| cli(port, &["PING"]).is_some(), "a node to start");
         }
@@ -160,6 +147,61 @@ impl OwnCluster {
         }
     }
 
+    /// Starts a killed node again, on its ports and with its cluster file: it rejoins as it
+    /// was (a replica loads its master's data again).
+    pub fn restart(&mut self, port: u16) {
+        let bus = self
+            .buses
+            .iter()
+            .find_map(|&(p, bus)| (p == port).then_some(bus))
+            .expect("a node of this cluster");
+        let (_, slot) = self
+            .nodes
+            .iter_mut()
+            .find(|(p, _)| *p == port)
+            .expect("a node of this cluster");
+        assert!(slot.is_none(), "node {port} is running: kill it first");
+        *slot = Some(spawn_node(&self.dir, port, bus));
+        self.wait_for(|| cli(port, &["PING"]).is_some(), "a node to restart");
+    }
+
+    /// The port of a replica of the master at `master`.
+    pub fn replica_of(&self, master: u16) -> u16 {
+        let node = self.live_ports().next().expect("a live node");
+        let nodes = cli(node, &["CLUSTER", "NODES"]).expect("cluster nodes");
+        let id_of = |port: u16| {
+            nodes.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let at = fields
+                    .get(1)?
+                    .split(['@', ':'])
+                    .nth(1)?
+                    .parse::<u16>()
+                    .ok()?;
+                (at == port).then(|| fields[0].to_owned())
+            })
+        };
+        let master_id = id_of(master).expect("the master is a node");
+        nodes
+            .lines()
+            .find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                (fields.get(3) == Some(&master_id.as_str()))
+                    .then(|| fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok())?
+            })
+            .expect("the master has a replica")
+    }
+
+    /// How many replicas the master at `port` has connected (`INFO replication`).
+    pub fn replicas_connected(&self, port: u16) -> usize {
+        cli(port, &["INFO", "replication"])
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|line| line.trim().strip_prefix("connected_slaves:")?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// Waits until every live node says the cluster is whole again and every live replica
     /// is in sync with its master.
     pub fn wait_until_healthy(&self) {
@@ -196,6 +238,23 @@ impl Drop for OwnCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// One node of a cluster, its files in `dir/<port>`.
+fn spawn_node(dir: &std::path::Path, port: u16, bus: u16) -> Child {
+    let node_dir = dir.join(port.to_string());
+    std::fs::create_dir_all(&node_dir).expect("cluster dir");
+    Command::new("redis-server")
+        .args(["--port", &port.to_string()])
+        .args(["--cluster-port", &bus.to_string()])
+        .args(["--bind", "127.0.0.1", "--cluster-enabled", "yes"])
+        .args(["--cluster-node-timeout", NODE_TIMEOUT_MS])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&node_dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed")
 }
 
 /// Runs a command with redis-cli against one node; its output, if it answered.

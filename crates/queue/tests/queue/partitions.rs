@@ -161,6 +161,48 @@ async fn workers_wait_for_replicas_only_where_there_are_some() {
     }
 }
 
+/// A master whose replica is away (or still loading its data: its master does not list it
+/// until it has it) is not waited for, but it is looked at again within about a second, so
+/// that writes are waited for soon after the replica is back, not 10 s later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_comes_back_is_waited_for_again_within_seconds() {
+    let mut cluster = OwnCluster::start();
+    let queue = Partitions::new(Redis::open(&cluster.url()).expect("url"), config(), 1);
+    let master = cluster.master_of(&queue.home().keys().wait());
+    let replica = cluster.replica_of(master);
+    cluster.kill(replica);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            cluster.replicas_connected(master) == 0
+        })
+        .await,
+        "the master noticed its replica went away"
+    );
+    let mut sequence = 0;
+    let mut run_one = || {
+        sequence += 1;
+        let job = job_of(&queue, 1, format!("job {sequence}"));
+        let queue = queue.clone();
+        async move {
+            queue.enqueue(&job).await.expect("enqueue");
+            start_order(&queue, 1).await;
+        }
+    };
+    run_one().await;
+    assert_eq!(cluster.calls("WAIT"), 0, "no replica, nothing waited for");
+
+    cluster.restart(replica);
+    cluster.wait_until_healthy();
+    let back = tokio::time::Instant::now();
+    while cluster.calls("WAIT") == 0 {
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "the replica is back, but writes are still not waited for"
+        );
+        run_one().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_of_any_partition_hears_its_cancel() {
     let queue = Partitions::new(Redis::open(&redis_url()).expect("url"), config(), 4);
