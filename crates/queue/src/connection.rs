@@ -41,7 +41,7 @@ const REPLICAS_RECHECK: Duration = Duration::from_secs(10);
 /// How long a master that listed no connected replica is not waited for before it is asked
 /// again: a replica that is still loading its master's data, or that comes back after a
 /// break, is not listed until it has it, and writes made meanwhile could be lost to a
-/// failover, so it is looked for often (a `ROLE` costs Redis about a microsecond).
+/// failover, so it is looked for often (a `ROLE` costs Redis a few microseconds).
 const NO_REPLICA_RECHECK: Duration = Duration::from_secs(1);
 
 /// What the master of one hash tag said of its replicas, and until when that holds.

@@ -107,7 +107,7 @@ impl OwnCluster {
                         _ => false,
                     }
                 });
-                let port = fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
+                let port = client_port(fields.get(1)?)?;
                 serves.then_some(port)
             })
             .expect("a master serves the slot")
@@ -172,13 +172,7 @@ impl OwnCluster {
         let id_of = |port: u16| {
             nodes.lines().find_map(|line| {
                 let fields: Vec<&str> = line.split_whitespace().collect();
-                let at = fields
-                    .get(1)?
-                    .split(['@', ':'])
-                    .nth(1)?
-                    .parse::<u16>()
-                    .ok()?;
-                (at == port).then(|| fields[0].to_owned())
+                (client_port(fields.get(1)?)? == port).then(|| fields[0].to_owned())
             })
         };
         let master_id = id_of(master).expect("the master is a node");
@@ -186,8 +180,7 @@ impl OwnCluster {
             .lines()
             .find_map(|line| {
                 let fields: Vec<&str> = line.split_whitespace().collect();
-                (fields.get(3) == Some(&master_id.as_str()))
-                    .then(|| fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok())?
+                (fields.get(3) == Some(&master_id.as_str())).then(|| client_port(fields.get(1)?))?
             })
             .expect("the master has a replica")
     }
@@ -238,6 +231,11 @@ impl Drop for OwnCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The client port of a `CLUSTER NODES` address (`ip:port@bus-port`).
+fn client_port(address: &str) -> Option<u16> {
+    address.split(['@', ':']).nth(1)?.parse().ok()
 }
 
 /// One node of a cluster, its files in `dir/<port>`.
