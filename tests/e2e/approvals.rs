@@ -8,20 +8,6 @@ use serde_json::{Value, json};
 
 use crate::stack::Stack;
 
-async fn agent(stack: &Stack, script: &str, flags: Value) -> i64 {
-    let mut body = json!({
-        "name": format!("approval-{}", agentq_domain::JobId::new()),
-        "kind": "command",
-        "command": ["sh", "-c", script],
-        "timeoutSecs": 60,
-    });
-    if let (Some(body), Some(flags)) = (body.as_object_mut(), flags.as_object()) {
-        body.extend(flags.clone());
-    }
-    let agent = stack.post("/api/agents", body).await;
-    agent["data"]["id"].as_i64().expect("agent id")
-}
-
 async fn decide(
     stack: &Stack,
     job: &str,
@@ -61,17 +47,6 @@ async fn member_of(stack: &Stack, project: i64) -> String {
     stack.login(&email, "member-password").await
 }
 
-async fn submit_held(stack: &Stack, task: i64, agent: i64) -> String {
-    let reply = stack
-        .post(
-            "/api/agent-execution/queue",
-            json!({"taskId": task, "agentId": agent}),
-        )
-        .await;
-    assert_eq!(reply["data"]["status"], "awaiting_approval", "{reply}");
-    reply["data"]["jobId"].as_str().expect("job id").to_owned()
-}
-
 crate::on_sqlite_and_mariadb!(
     a_held_job_runs_once_approved_and_ends_cancelled_when_rejected,
     &[],
@@ -83,16 +58,16 @@ async fn approval_before_the_run_scenario(stack: Stack) {
     let (elsewhere, _) = stack.project("Elsewhere").await;
     let member = member_of(&stack, project).await;
     let outsider = member_of(&stack, elsewhere).await;
-    let gated = agent(
-        &stack,
-        r#"echo '{"result": "ran"}'"#,
-        json!({"requiresApproval": true}),
-    )
-    .await;
+    let gated = stack
+        .agent_with(
+            r#"echo '{"result": "ran"}'"#,
+            json!({"requiresApproval": true}),
+        )
+        .await;
     let mut events = stack.events(0, &stack.admin_token).await;
     events.subscribe("notifications", None).await;
 
-    let approved = submit_held(&stack, task, gated).await;
+    let approved = stack.queue_held(task, gated).await;
     events.until(&approved, "agent_job_awaiting_approval").await;
     let row = stack
         .wait_for_row(&approved, agentq_domain::JobState::AwaitingApproval)
@@ -122,7 +97,7 @@ async fn approval_before_the_run_scenario(stack: Stack) {
     let (status, _) = decide(&stack, &approved, "reject", &stack.admin_token, "late").await;
     assert_eq!(status, StatusCode::CONFLICT);
 
-    let rejected = submit_held(&stack, task, gated).await;
+    let rejected = stack.queue_held(task, gated).await;
     events.until(&rejected, "agent_job_awaiting_approval").await;
     let (status, reply) =
         decide(&stack, &rejected, "reject", &stack.admin_token, "not today").await;
@@ -158,15 +133,15 @@ crate::on_sqlite_and_mariadb!(
 async fn approval_during_the_run_scenario(stack: Stack) {
     let (_, task) = stack.project("Asking").await;
     // reads its job, asks, then reads the answer and makes it its result
-    let asker = agent(
-        &stack,
-        r#"read job
+    let asker = stack
+        .agent_with(
+            r#"read job
 echo '{"approval": {"question": "delete the staging database?", "timeoutSecs": 60}}'
 read answer
 echo "{\"result\": $answer}""#,
-        json!({"asksApproval": true, "idleTimeoutSecs": 1}),
-    )
-    .await;
+            json!({"asksApproval": true, "idleTimeoutSecs": 1}),
+        )
+        .await;
     let mut events = stack.events(0, &stack.admin_token).await;
     events.subscribe("notifications", None).await;
 
@@ -191,8 +166,7 @@ echo "{\"result\": $answer}""#,
     }
 
     // nobody answers in time: the job fails with the question as its reason
-    let impatient = agent(
-        &stack,
+    let impatient = stack.agent_with(
         r#"read job; echo '{"approval": {"question": "may I?", "timeoutSecs": 1}}'; read answer; echo "{\"result\": 1}""#,
         json!({"asksApproval": true}),
     )

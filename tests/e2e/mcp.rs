@@ -318,19 +318,11 @@ crate::on_sqlite_and_mariadb!(
 async fn an_assistant_approves_one_held_job_and_rejects_another_scenario(stack: Stack) {
     let (_, task) = stack.project("Apollo").await;
     let agent = stack
-        .post(
-            "/api/agents",
-            json!({
-                "name": format!("held-{}", agentq_domain::JobId::new()),
-                "kind": "command",
-                "command": ["sh", "-c", r#"echo '{"result": {"done": true}}'"#],
-                "timeoutSecs": 60,
-                "requiresApproval": true,
-            }),
+        .agent_with(
+            r#"echo '{"result": {"done": true}}'"#,
+            json!({"requiresApproval": true}),
         )
-        .await["data"]["id"]
-        .as_i64()
-        .expect("agent id");
+        .await;
     let (session, _) = stdio(
         &stack,
         &[
@@ -420,6 +412,21 @@ async fn an_assistant_approves_one_held_job_and_rejects_another_scenario(stack: 
     )
     .await;
     assert_eq!(refused(&long).0, 400);
+    // 10 MB, past the gateway's body limit: refused there, and the session goes on
+    let huge = call(
+        &session,
+        "approve_agent_job",
+        json!({"job_id": rejected, "comment": "x".repeat(10 << 20)}),
+    )
+    .await;
+    assert_eq!(refused(&huge).0, 413);
+    let status = ok(&call(
+        &session,
+        "get_agent_job_status",
+        json!({"job_id": rejected}),
+    )
+    .await);
+    assert_eq!(status["status"], "cancelled", "{status}");
     session.cancel().await.expect("close");
 }
 

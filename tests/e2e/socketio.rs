@@ -161,18 +161,6 @@ crate::on_sqlite_and_mariadb!(
     held_and_blocked_jobs_scenario
 );
 
-/// Queues a job of an agent that requires approval; its id.
-async fn queue_held(stack: &Stack, task: i64, agent: i64) -> String {
-    let reply = stack
-        .post(
-            "/api/agent-execution/queue",
-            json!({"taskId": task, "agentId": agent}),
-        )
-        .await;
-    assert_eq!(reply["data"]["status"], "awaiting_approval", "{reply}");
-    reply["data"]["jobId"].as_str().expect("job id").to_owned()
-}
-
 /// Names of the events of `job` in `room`, in order.
 fn job_events(events: &[Value], room: &str, job: &str) -> Vec<String> {
     let of_job: Vec<Value> = events
@@ -197,19 +185,11 @@ async fn held_and_blocked_jobs_scenario(stack: Stack) {
         .as_i64()
         .expect("task id");
     let held_agent = stack
-        .post(
-            "/api/agents",
-            json!({
-                "name": format!("held-{}", agentq_domain::JobId::new()),
-                "kind": "command",
-                "command": ["sh", "-c", r#"echo '{"result": "ran"}'"#],
-                "timeoutSecs": 60,
-                "requiresApproval": true,
-            }),
+        .agent_with(
+            r#"echo '{"result": "ran"}'"#,
+            json!({"requiresApproval": true}),
         )
-        .await["data"]["id"]
-        .as_i64()
-        .expect("agent id");
+        .await;
     let url = format!("http://127.0.0.1:{}", stack.broadcasters[0].0);
     let mut driver = Driver::start();
     let options = json!({"auth": {"token": stack.admin_token}, "reconnection": false, "transports": ["websocket"]});
@@ -218,7 +198,7 @@ async fn held_and_blocked_jobs_scenario(stack: Stack) {
     assert_eq!(driver.subscribe("admin", &room, None).await["ok"], true);
 
     // held, approved with a comment, run
-    let approved = queue_held(&stack, task, held_agent).await;
+    let approved = stack.queue_held(task, held_agent).await;
     let mut events = driver
         .events_until("admin", &approved, "agent_job_awaiting_approval")
         .await;
@@ -255,7 +235,7 @@ async fn held_and_blocked_jobs_scenario(stack: Stack) {
     assert_eq!(approval["data"]["comment"], "looks safe", "{approval}");
 
     // held, rejected: cancelled without running
-    let rejected = queue_held(&stack, task, held_agent).await;
+    let rejected = stack.queue_held(task, held_agent).await;
     driver
         .events_until("admin", &rejected, "agent_job_awaiting_approval")
         .await;
@@ -280,7 +260,7 @@ async fn held_and_blocked_jobs_scenario(stack: Stack) {
 
     // blocked on the first task's latest job (approved and completed above), which a held
     // job now replaces: blocked until that one is approved and completes
-    let gate = queue_held(&stack, task, held_agent).await;
+    let gate = stack.queue_held(task, held_agent).await;
     driver
         .events_until("admin", &gate, "agent_job_awaiting_approval")
         .await;

@@ -328,18 +328,35 @@ impl Stack {
 
     /// A `command` agent running `sh -c script`; its id.
     pub async fn agent(&self, script: &str) -> i64 {
-        let agent = self
+        self.agent_with(script, json!({})).await
+    }
+
+    /// A `command` agent running `sh -c script`, with more fields of the agent request (such
+    /// as `{"requiresApproval": true}`); its id.
+    pub async fn agent_with(&self, script: &str, fields: Value) -> i64 {
+        let mut body = json!({
+            "name": format!("agent-{}", JobId::new()),
+            "kind": "command",
+            "command": ["sh", "-c", script],
+            "timeoutSecs": 60,
+        });
+        if let (Some(body), Some(fields)) = (body.as_object_mut(), fields.as_object()) {
+            body.extend(fields.clone());
+        }
+        let agent = self.post("/api/agents", body).await;
+        agent["data"]["id"].as_i64().expect("agent id")
+    }
+
+    /// Queues a job of an agent that requires approval as the admin; its id.
+    pub async fn queue_held(&self, task: i64, agent: i64) -> String {
+        let reply = self
             .post(
-                "/api/agents",
-                json!({
-                    "name": format!("agent-{}", JobId::new()),
-                    "kind": "command",
-                    "command": ["sh", "-c", script],
-                    "timeoutSecs": 60,
-                }),
+                "/api/agent-execution/queue",
+                json!({"taskId": task, "agentId": agent}),
             )
             .await;
-        agent["data"]["id"].as_i64().expect("agent id")
+        assert_eq!(reply["data"]["status"], "awaiting_approval", "{reply}");
+        reply["data"]["jobId"].as_str().expect("job id").to_owned()
     }
 
     /// Queues a job as the admin through the seed's route; its id.
