@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use agentq_domain::JobState;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -56,6 +57,9 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
     let script = r#"sleep 0.5; echo '{"progress": 30}'; echo 'step one'; sleep 0.5;
         echo '{"progress": 70}'; echo 'step two'; sleep 0.5; echo '{"result": {"answer": 42}}'"#;
     let writer = agent(&stack, "writer", script, 5).await;
+    stack
+        .agent_with("true", json!({"env": {"VENDOR_KEY": "browser-env-secret"}}))
+        .await;
 
     let browser = Browser::start(1280, 900).await;
     browser.goto(&format!("{}/", stack.api)).await;
@@ -167,7 +171,11 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
     browser.screenshot("dashboard-job.png").await;
     let _ = std::fs::remove_file(&go);
 
-    // the overview counts the three jobs, and draws them in the last hour
+    // the overview counts the three jobs (once the recorder has them in SQL, which the
+    // counts read), and draws them in the last hour
+    for job in blockers.iter().chain([&job]) {
+        stack.wait_for_row(job, JobState::Completed).await;
+    }
     browser.click("nav a[href='#/']").await;
     browser
         .wait_until(
@@ -216,6 +224,10 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
             .await;
         assert_eq!(fits, true, "{page} is wider than 390 px");
     }
+    // the admin page (the last one above) names an agent's variables, never their values
+    browser.wait_for_text("main", "VENDOR_KEY").await;
+    let page = browser.js("return document.body.innerHTML").await;
+    assert!(!page.to_string().contains("browser-env-secret"), "{page}");
     browser.close().await;
 }
 
@@ -301,8 +313,9 @@ async fn a_member_sees_only_its_project_and_docs_list_the_routes() {
     let agent_id = agent(&stack, "quick", "echo done", 5).await;
     let my_job = stack.queue(my_task, agent_id).await;
     let their_job = stack.queue(their_task, agent_id).await;
-    stack.wait_for_status(&my_job, "completed").await;
-    stack.wait_for_status(&their_job, "completed").await;
+    // the overview counts what SQL holds: wait for the recorder, not only for Redis
+    stack.wait_for_row(&my_job, JobState::Completed).await;
+    stack.wait_for_row(&their_job, JobState::Completed).await;
 
     let browser = Browser::start(1280, 900).await;
     log_in(&browser, &stack, "member@e2e.example", "member-password").await;

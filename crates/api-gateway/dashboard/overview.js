@@ -3,7 +3,9 @@
 import { api } from './api.js';
 import { STATES, ago, h, mount, stateBadge, table } from './dom.js';
 
-const REFRESH_MS = 15000; // heartbeats age even when no event comes
+// heartbeats age even when no event comes, and counts are read from SQL, which the recorder
+// writes a little after the events (more when it lags): read everything again now and then
+const REFRESH_MS = 15000;
 const EVENT_DEBOUNCE_MS = 750;
 
 export function overview(main) {
@@ -28,8 +30,8 @@ export function overview(main) {
 
   let disposed = false;
   const failed = (err) => disposed || mount(counts, h('p', { class: 'error', role: 'alert' }, err.message));
-  // counts and the chart change with jobs, so events reload them; workers also age without
-  // events (heartbeats), so they are read again now and then too
+  // counts and the chart change with jobs, so events reload them (the timer below catches
+  // what the recorder wrote after that reload)
   async function loadStats() {
     const stats = await api('/api/agent-execution/stats');
     if (disposed) return;
@@ -45,7 +47,7 @@ export function overview(main) {
   const load = () => Promise.all([loadStats(), loadWorkers()]).catch(failed);
   load();
   // a hidden tab asks nothing; the live socket's catch-up reloads it when it shows again
-  const timer = setInterval(() => document.hidden || loadWorkers().catch(failed), REFRESH_MS);
+  const timer = setInterval(() => document.hidden || load(), REFRESH_MS);
   let pending = null;
   return {
     onEvent() {
