@@ -3,9 +3,10 @@ use serde_json::{Value, json};
 
 use crate::stack::Stack;
 
-/// An agent that reports progress, writes output and a result.
+/// An agent that reports progress, writes output (a word from its `env`, which the gateway
+/// sealed and the worker opened) and a result.
 const HELLO: &str =
-    r#"echo '{"progress": 50}'; echo working; echo '{"result": {"greeting": "hello"}}'"#;
+    r#"echo '{"progress": 50}'; echo "$WORK_WORD"; echo '{"result": {"greeting": "hello"}}'"#;
 
 fn names(frames: &[Value], job: &str) -> Vec<String> {
     frames
@@ -25,7 +26,9 @@ fn metric(text: &str, name: &str) -> f64 {
 /// The seed's "Integration Testing" flow: queue → worker → events → DB → status agrees.
 async fn the_seed_flow(mut stack: Stack) {
     let (project, task) = stack.project("Apollo").await;
-    let agent = stack.agent(HELLO).await;
+    let agent = stack
+        .agent_with(HELLO, json!({"env": {"WORK_WORD": "working"}}))
+        .await;
     // one dashboard on each broadcaster: both see every step
     let mut room = stack.events(0, &stack.admin_token).await;
     room.subscribe(&format!("project:{project}"), None).await;

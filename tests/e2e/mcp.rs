@@ -161,6 +161,9 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
     );
     let tasks = ok(&call(&session, "list_tasks", json!({"project_id": project})).await);
     assert_eq!(tasks["tasks"][0]["id"], task);
+    let with_key = stack
+        .agent_with("true", json!({"env": {"VENDOR_KEY": "mcp-env-secret"}}))
+        .await;
     let agents = ok(&call(&session, "list_agents", json!({})).await);
     assert!(
         agents["agents"]
@@ -168,6 +171,13 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
             .is_some_and(|a| a.iter().any(|a| a["id"] == agent)),
         "{agents}"
     );
+    // an agent's env values never reach an assistant: the variables are named, no more
+    let listed = agents["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"] == with_key))
+        .expect("the agent with a key");
+    assert_eq!(listed["envNames"], json!(["VENDOR_KEY"]));
+    assert!(!agents.to_string().contains("mcp-env-secret"), "{agents}");
 
     // queued with a secret for its MCP server: the secret never comes back
     let queued = ok(&call(

@@ -117,8 +117,8 @@ export function adminPage(main) {
             x.kind === 'command' ? (x.command || []).join(' ') : x.endpointUrl,
             `${x.timeoutSecs} s`,
             x.maxConcurrency ?? 'any',
-            // names only: values may be secrets
-            Object.keys(x.env || {}).join(', ') || '—',
+            // the API names the variables, never their values (they may be secrets)
+            (x.envNames || []).join(', ') || '—',
           ]),
         ),
       );

@@ -15,7 +15,7 @@ pub struct Settings {
     pub jwt_secret: Secret<Vec<u8>>,
     /// `AGENTQ_TOKEN_TTL_SECS` (3600): how long a login token lasts.
     pub token_ttl_secs: u64,
-    /// `AGENTQ_SECRET_KEY`: 32 bytes, base64; encrypts MCP credentials at rest.
+    /// `AGENTQ_SECRET_KEY`: 32 bytes, base64; encrypts MCP credentials and agents' env at rest.
     pub secret_key: Secret<[u8; 32]>,
     /// `AGENTQ_BODY_LIMIT_BYTES` (1 MiB).
     pub body_limit: usize,

@@ -1,5 +1,6 @@
 //! Agents: admins define them; everyone signed in may list them (to pick one), but only admins
-//! see how they run (argv, endpoint, environment), which may hold secrets.
+//! see how they run (argv, endpoint, the names of its environment variables). The variables'
+//! values are write-only: they are where an agent's secrets go, and no answer carries them.
 
 use std::collections::BTreeMap;
 
@@ -86,7 +87,7 @@ pub struct CreateCommandAgent {
     #[serde(default)]
     #[garde(skip)]
     pub asks_approval: bool,
-    /// Passed to the agent as is.
+    /// Passed to the agent as is; write-only (answers name the variables, never their values).
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
     #[schema(nullable = false)]
@@ -123,14 +124,14 @@ pub struct CreateHttpAgent {
     #[serde(default)]
     #[garde(skip)]
     pub requires_approval: bool,
-    /// Passed to the agent as is.
+    /// Passed to the agent as is; write-only (answers name the variables, never their values).
     #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
     #[schema(nullable = false)]
     pub env: Option<BTreeMap<String, String>>,
 }
 
-/// An agent; `command` / `endpointUrl` and `env` are shown to admins only.
+/// An agent; `command` / `endpointUrl` and `envNames` are shown to admins only.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -156,9 +157,10 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub endpoint_url: Option<String>,
+    /// The names of the variables it was given in `env`; their values are never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub env: Option<BTreeMap<String, String>>,
+    pub env_names: Option<Vec<String>>,
 }
 
 /// `command`'s schema: 1 or more arguments of 1 to 4096 characters (what garde checks above).

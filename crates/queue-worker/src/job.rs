@@ -8,7 +8,7 @@ use agentq_domain::payload::{AgentInput, AgentRef, McpServer, McpServersFile, Ta
 use agentq_domain::request::McpConfig;
 use agentq_queue::{LeasedJob, Outcome, Partitions, Queue};
 use agentq_secrets::SecretBox;
-use agentq_store::{AgentKind, Db};
+use agentq_store::{AgentEnv, AgentKind, Db};
 use tokio_util::sync::CancellationToken;
 
 use crate::command::{self, CommandSpec, RunningJob};
@@ -99,7 +99,13 @@ pub async fn process_one(ctx: &JobContext, job: LeasedJob, stop: CancellationTok
                 ("AGENTQ_WORK_DIR", dir.path().display().to_string()),
                 ("TMPDIR", dir.path().display().to_string()),
             ];
-            let env = agent_env(&ctx.agents, &agent.env, job_vars);
+            let Some(own) = open_env(&ctx.secrets, agent.env) else {
+                // sealed under another key: a worker with the gateway's key may run it
+                return Outcome::Failed(format!(
+                    "agent {agent_id}'s env does not open with this worker's AGENTQ_SECRET_KEY"
+                ));
+            };
+            let env = agent_env(&ctx.agents, &own, job_vars);
             let spec = CommandSpec {
                 argv,
                 env,
@@ -140,6 +146,14 @@ fn agent_env<'a>(
     env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(job_vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
     env
+}
+
+/// An agent's own variables, opened; `None` if their seal does not open with this key.
+fn open_env(secrets: &SecretBox, env: AgentEnv) -> Option<BTreeMap<String, String>> {
+    match env {
+        AgentEnv::Plain(plain) => Some(plain),
+        AgentEnv::Sealed(sealed) => serde_json::from_slice(&secrets.open(&sealed)?).ok(),
+    }
 }
 
 /// How often a job waiting for one of its agent's slots looks again.

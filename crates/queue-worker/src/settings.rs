@@ -14,7 +14,7 @@ pub struct Settings {
     pub worker_id: String,
     /// `AGENTQ_SHUTDOWN_GRACE_MS` (30000): how long running jobs may finish after SIGTERM.
     pub shutdown_grace: Duration,
-    /// `AGENTQ_SECRET_KEY`: opens the MCP credentials sealed by the gateway.
+    /// `AGENTQ_SECRET_KEY`: opens what the gateway sealed (MCP credentials, agents' env).
     pub secret_key: Secret<[u8; 32]>,
     /// `AGENTQ_BENCH_SKIP_AGENTS=1`: benchmarks only; jobs complete without running their agent.
     pub skip_agents: bool,

@@ -1,5 +1,5 @@
-//! Secrets at rest (MCP credentials): the gateway seals them, the worker opens them for the
-//! agent. AES-256-GCM with the key from `AGENTQ_SECRET_KEY`, stored as
+//! Secrets at rest (MCP credentials, agents' `env`): the gateway seals them, the worker opens
+//! them for the agent. AES-256-GCM with the key from `AGENTQ_SECRET_KEY`, stored as
 //! `v1:<base64(nonce ‖ ciphertext)>` so that a later key can be introduced by version.
 
 use aes_gcm::aead::{Aead, Generate, KeyInit};

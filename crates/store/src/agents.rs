@@ -32,7 +32,51 @@ pub struct Agent {
     pub requires_approval: bool,
     /// A command agent that may ask for approval mid-run (its stdin stays open for answers).
     pub asks_approval: bool,
-    pub env: BTreeMap<String, String>,
+    pub env: AgentEnv,
+}
+
+/// An agent's own environment variables as stored. The gateway seals them (they are where an
+/// agent's secrets go) and only the worker that runs the agent opens them; agents stored before
+/// that have them as the plain JSON object they were written as. The column tells them apart:
+/// a sealed environment is a JSON string, a plain one an object.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AgentEnv {
+    /// `SecretBox::seal` of the variables as a JSON object.
+    Sealed(String),
+    Plain(BTreeMap<String, String>),
+}
+
+/// Names only, so that no log or error message ever holds a value.
+impl std::fmt::Debug for AgentEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sealed(_) => f.write_str("Sealed(..)"),
+            Self::Plain(plain) => f.debug_tuple("Plain").field(&plain.keys()).finish(),
+        }
+    }
+}
+
+impl Default for AgentEnv {
+    fn default() -> Self {
+        Self::Plain(BTreeMap::new())
+    }
+}
+
+impl AgentEnv {
+    fn from_column(column: Option<serde_json::Value>) -> Option<Self> {
+        match column {
+            None | Some(serde_json::Value::Null) => Some(Self::default()),
+            Some(serde_json::Value::String(sealed)) => Some(Self::Sealed(sealed)),
+            Some(plain) => serde_json::from_value(plain).ok().map(Self::Plain),
+        }
+    }
+
+    fn to_column(&self) -> serde_json::Value {
+        match self {
+            Self::Sealed(sealed) => serde_json::Value::String(sealed.clone()),
+            Self::Plain(plain) => serde_json::json!(plain),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +88,7 @@ pub struct NewAgent {
     pub idle_timeout_secs: Option<u64>,
     pub requires_approval: bool,
     pub asks_approval: bool,
-    pub env: BTreeMap<String, String>,
+    pub env: AgentEnv,
 }
 
 impl TryFrom<agents::Model> for Agent {
@@ -70,10 +114,7 @@ impl TryFrom<agents::Model> for Agent {
             idle_timeout_secs: row.idle_timeout_secs.and_then(|s| u64::try_from(s).ok()),
             requires_approval: row.requires_approval.unwrap_or(false),
             asks_approval: row.asks_approval.unwrap_or(false),
-            env: row
-                .env
-                .and_then(|e| serde_json::from_value(e).ok())
-                .unwrap_or_default(),
+            env: AgentEnv::from_column(row.env.clone()).ok_or_else(|| bad("env"))?,
             name: row.name,
         })
     }
@@ -95,7 +136,7 @@ pub async fn create_agent(db: &impl ConnectionTrait, new: NewAgent) -> Result<Ag
         idle_timeout_secs: Set(new.idle_timeout_secs.and_then(|s| i64::try_from(s).ok())),
         requires_approval: Set(Some(new.requires_approval)),
         asks_approval: Set(Some(new.asks_approval)),
-        env: Set(Some(serde_json::json!(new.env))),
+        env: Set(Some(new.env.to_column())),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()

@@ -1,12 +1,14 @@
 //! Agents: admins define them; everyone signed in may list them (to pick one), but only
-//! admins see how they run (argv, endpoint, environment), which may hold secrets.
+//! admins see how they run (argv, endpoint, the names of its environment variables). The
+//! variables' values, where secrets go, are never returned, not even to admins.
 
 use std::collections::BTreeMap;
 
 use actix_web::web;
 use agentq_api_types::agents::{Agent, AgentKind, CreateAgentRequest, DEFAULT_TIMEOUT_SECS};
 use agentq_api_types::{Answer, ErrorBody};
-use agentq_store::NewAgent;
+use agentq_secrets::SecretBox;
+use agentq_store::{AgentEnv, NewAgent};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -78,6 +80,7 @@ pub(crate) async fn create_agent(
             )
         }
     };
+    let env = seal_env(&state.secrets, limits.env.unwrap_or_default())?;
     let agent = agentq_store::create_agent(
         &state.db,
         NewAgent {
@@ -88,11 +91,11 @@ pub(crate) async fn create_agent(
             idle_timeout_secs: limits.idle_timeout_secs,
             requires_approval: limits.requires_approval,
             asks_approval: limits.asks_approval,
-            env: limits.env.unwrap_or_default(),
+            env,
         },
     )
     .await?;
-    created(Answer::new(agent_view(agent, true)))
+    created(Answer::new(agent_view(&state.secrets, agent, true)))
 }
 
 #[utoipa::path(
@@ -107,7 +110,7 @@ pub(crate) async fn list_agents(state: web::Data<AppState>, caller: Caller) -> R
     let agents = agentq_store::list_agents(&state.db).await?;
     let data = agents
         .into_iter()
-        .map(|a| agent_view(a, caller.is_admin()))
+        .map(|a| agent_view(&state.secrets, a, caller.is_admin()))
         .collect();
     ok(Answer::new(data))
 }
@@ -122,7 +125,34 @@ struct Limits {
     env: Option<BTreeMap<String, String>>,
 }
 
-fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
+/// The variables as stored: sealed, so that the database (and its backups) never holds an
+/// agent's secrets in the clear. None at all needs no seal.
+fn seal_env(secrets: &SecretBox, env: BTreeMap<String, String>) -> Result<AgentEnv, ApiError> {
+    if env.is_empty() {
+        return Ok(AgentEnv::default());
+    }
+    let failed = |cause: &str| ApiError::internal("Failed to create agent", cause);
+    let json = serde_json::to_vec(&env).map_err(|e| failed(&e.to_string()))?;
+    secrets
+        .seal(&json)
+        .map(AgentEnv::Sealed)
+        .ok_or_else(|| failed("encryption failed"))
+}
+
+/// The names of an agent's variables. A seal that does not open (the key has changed since)
+/// names none; the worker refuses to run that agent and says why.
+fn env_names(secrets: &SecretBox, env: AgentEnv) -> Vec<String> {
+    let plain = match env {
+        AgentEnv::Plain(plain) => plain,
+        AgentEnv::Sealed(sealed) => secrets
+            .open(&sealed)
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .unwrap_or_default(),
+    };
+    plain.into_keys().collect()
+}
+
+fn agent_view(secrets: &SecretBox, agent: agentq_store::Agent, with_details: bool) -> Agent {
     let (kind, command, endpoint_url) = match agent.kind {
         agentq_store::AgentKind::Command(argv) => (AgentKind::Command, Some(argv), None),
         agentq_store::AgentKind::Http(url) => (AgentKind::Http, None, Some(url)),
@@ -138,6 +168,6 @@ fn agent_view(agent: agentq_store::Agent, with_details: bool) -> Agent {
         asks_approval: agent.asks_approval,
         command: command.filter(|_| with_details),
         endpoint_url: endpoint_url.filter(|_| with_details),
-        env: with_details.then_some(agent.env),
+        env_names: with_details.then(|| env_names(secrets, agent.env)),
     }
 }

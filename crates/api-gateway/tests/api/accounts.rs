@@ -119,14 +119,49 @@ async fn members_work_with_tasks_of_their_projects() {
 }
 
 #[tokio::test]
-async fn members_see_agents_but_not_how_they_run() {
+async fn members_see_agents_but_not_how_they_run_and_nobody_sees_an_env_value() {
     let app = TestApp::start().await;
     let (_, as_member) = app.get("/api/agents", &app.member_token).await;
     let agent = &as_member["data"][0];
     assert_eq!(agent["name"], "coder");
-    assert!(agent.get("env").is_none() && agent.get("command").is_none());
+    assert!(agent.get("envNames").is_none() && agent.get("command").is_none());
     let (_, as_admin) = app.get("/api/agents", &app.admin_token).await;
     assert_eq!(as_admin["data"][0]["command"], json!(["/bin/true"]));
+    // values are write-only: admins see which variables an agent gets, not what they hold
+    assert_eq!(as_admin["data"][0]["envNames"], json!(["API_KEY"]));
+    let (status, created) = app
+        .post(
+            "/api/agents",
+            &app.admin_token,
+            &json!({"name": "deployer", "kind": "http", "endpointUrl": "https://agents.example/run",
+                    "env": {"DEPLOY_TOKEN": "created-env-secret", "REGION": "eu"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["data"]["envNames"],
+        json!(["DEPLOY_TOKEN", "REGION"])
+    );
+    let (_, listed) = app.get("/api/agents", &app.admin_token).await;
+    for answer in [&as_member, &as_admin, &created, &listed] {
+        let text = answer.to_string();
+        assert!(
+            !text.contains("agent-env-secret") && !text.contains("created-env-secret"),
+            "{text}"
+        );
+    }
+    assert!(!listed.to_string().contains("\"eu\""), "{listed}");
+    // and sealed at rest: the row holds neither value
+    let id = agentq_domain::AgentId::try_from(created["data"]["id"].as_i64().unwrap_or(0))
+        .expect("agent id");
+    let stored = agentq_store::agent_by_id(&app.db, id)
+        .await
+        .expect("read")
+        .expect("the agent");
+    let agentq_store::AgentEnv::Sealed(sealed) = &stored.env else {
+        panic!("stored plain: {:?}", stored.env)
+    };
+    assert!(!sealed.contains("created-env-secret") && !sealed.contains("REGION"));
     app.stop().await;
 }
 

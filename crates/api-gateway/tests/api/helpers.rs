@@ -5,7 +5,7 @@ use agentq_api_gateway::settings::Settings;
 use agentq_api_gateway::state::AppState;
 use agentq_domain::JobId;
 use agentq_queue::Queue;
-use agentq_store::{AgentKind, Db, NewAgent, NewUser, Project, Role, Task, User};
+use agentq_store::{AgentEnv, AgentKind, Db, NewAgent, NewUser, Project, Role, Task, User};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -204,7 +204,8 @@ async fn seed(state: &AppState) -> (User, User, Project, Task, agentq_store::Age
             idle_timeout_secs: None,
             requires_approval: false,
             asks_approval: false,
-            env: [("API_KEY".to_owned(), "agent-env-secret".to_owned())].into(),
+            // stored plain, as agents made before the gateway sealed them were
+            env: AgentEnv::Plain([("API_KEY".to_owned(), "agent-env-secret".to_owned())].into()),
         },
     )
     .await

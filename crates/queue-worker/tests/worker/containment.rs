@@ -181,6 +181,52 @@ async fn an_agent_sees_a_clean_environment_and_a_private_directory() {
     h.cleanup().await;
 }
 
+/// An agent's variables reach it whether the gateway sealed them or they were stored plain
+/// (agents made before sealing); sealed under another key, the attempt fails, saying why and
+/// not what, and the agent never runs.
+#[tokio::test]
+async fn an_agents_env_is_opened_for_it_and_a_seal_under_another_key_runs_nothing() {
+    let h = Harness::new(&[]).await;
+    let script = "echo \"greeting=$GREETING\"";
+    let sealed = h.agent(script, 30).await;
+    let plain = h
+        .agent_with_env(
+            script,
+            30,
+            agentq_store::AgentEnv::Plain([("GREETING".to_owned(), "plain".to_owned())].into()),
+        )
+        .await;
+    let elsewhere = agentq_secrets::SecretBox::new(&[7; 32]);
+    let foreign = h
+        .agent_with_env(
+            "echo ran",
+            30,
+            sealed_env(&elsewhere, &[("GREETING", "foreign-env-secret")]),
+        )
+        .await;
+    let (stop, worker) = h.start_worker("w1");
+    let sealed_id = h.submit(&sealed).await;
+    let plain_id = h.submit(&plain).await;
+    let foreign_id = h.submit(&foreign).await;
+    for (id, expected) in [(sealed_id, "greeting=hello"), (plain_id, "greeting=plain")] {
+        h.wait_for_row(&id, JobState::Completed, Duration::from_secs(30))
+            .await;
+        let logs = h.queue.logs(&id).await.expect("logs");
+        assert!(logs.iter().any(|l| l == expected), "{expected}: {logs:?}");
+    }
+    let row = h
+        .wait_for_row(&foreign_id, JobState::Failed, Duration::from_secs(30))
+        .await;
+    let error = row.last_error.unwrap_or_default();
+    assert!(error.contains("does not open"), "{error}");
+    assert!(!error.contains("foreign-env-secret"), "{error}");
+    let logs = h.queue.logs(&foreign_id).await.expect("logs");
+    assert!(!logs.iter().any(|l| l == "ran"), "the agent ran: {logs:?}");
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+    h.cleanup().await;
+}
+
 /// `kill -9` of a worker: the guard sees its worker gone and kills the agent's whole group, so
 /// the job never runs twice at once when another worker takes it over.
 #[tokio::test]

@@ -4,11 +4,23 @@ use std::time::Duration;
 use agentq_domain::{JobId, JobState, Priority};
 use agentq_queue::{NewJob, Queue, QueueConfig, Redis, WorkerReport};
 use agentq_queue_worker::settings::Settings;
-use agentq_store::{AgentKind, Db, NewAgent, NewJobRecord, Project, Scope, Task};
+use agentq_store::{AgentEnv, AgentKind, Db, NewAgent, NewJobRecord, Project, Scope, Task};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// `SECRET_KEY`'s 32 bytes (0, 1, …, 31) as the box the gateway seals with.
+pub fn gateway_secrets() -> agentq_secrets::SecretBox {
+    agentq_secrets::SecretBox::new(&std::array::from_fn(|i| i as u8))
+}
+
+/// An agent's variables as the gateway stores them: sealed with `secrets`.
+pub fn sealed_env(secrets: &agentq_secrets::SecretBox, vars: &[(&str, &str)]) -> AgentEnv {
+    let vars: std::collections::BTreeMap<&str, &str> = vars.iter().copied().collect();
+    let json = serde_json::to_vec(&vars).expect("json");
+    AgentEnv::Sealed(secrets.seal(&json).expect("seal"))
+}
 
 pub struct Harness {
     pub db: Db,
@@ -150,8 +162,20 @@ impl Harness {
             .expect("queue-worker")
     }
 
-    /// A command agent running `sh -c script`.
+    /// A command agent running `sh -c script`, with `GREETING=hello` sealed as the gateway
+    /// seals an agent's variables.
     pub async fn agent(&self, script: &str, timeout_secs: u64) -> agentq_store::Agent {
+        let env = sealed_env(&gateway_secrets(), &[("GREETING", "hello")]);
+        self.agent_with_env(script, timeout_secs, env).await
+    }
+
+    /// A command agent running `sh -c script` with `env` as stored.
+    pub async fn agent_with_env(
+        &self,
+        script: &str,
+        timeout_secs: u64,
+        env: AgentEnv,
+    ) -> agentq_store::Agent {
         agentq_store::create_agent(
             &self.db,
             NewAgent {
@@ -162,7 +186,7 @@ impl Harness {
                 idle_timeout_secs: None,
                 requires_approval: false,
                 asks_approval: false,
-                env: [("GREETING".to_owned(), "hello".to_owned())].into(),
+                env,
             },
         )
         .await

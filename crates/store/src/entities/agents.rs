@@ -14,7 +14,8 @@ pub struct Model {
     pub endpoint_url: Option<String>,
     pub timeout_secs: i64,
     pub max_concurrency: Option<i32>,
-    /// Extra environment, a JSON object of strings.
+    /// The agent's own variables: a sealed JSON string (`AgentEnv::Sealed`), or the plain
+    /// JSON object of strings that agents made before sealing have.
     pub env: Option<Json>,
     /// Seconds an agent may print nothing before it is stopped; `None` for no limit.
     pub idle_timeout_secs: Option<i64>,

@@ -1,4 +1,4 @@
-use agentq_store::{AgentKind, NewAgent, NewUser, Role, Scope, StoreError};
+use agentq_store::{AgentEnv, AgentKind, NewAgent, NewUser, Role, Scope, StoreError};
 
 use crate::helpers::{TestDb, fixture, user};
 use crate::on_every_backend;
@@ -139,13 +139,13 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
         idle_timeout_secs: None,
         requires_approval: false,
         asks_approval: false,
-        env: [("MODE".to_owned(), "strict".to_owned())].into(),
+        env: AgentEnv::Plain([("MODE".to_owned(), "strict".to_owned())].into()),
     };
     let agent = agentq_store::create_agent(db, new.clone())
         .await
         .expect("agent");
     assert_eq!(agent.kind, new.kind);
-    assert_eq!(agent.env.get("MODE").map(String::as_str), Some("strict"));
+    assert_eq!(agent.env, new.env);
     let http = agentq_store::create_agent(
         db,
         NewAgent {
@@ -155,6 +155,8 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
             idle_timeout_secs: None,
             requires_approval: false,
             asks_approval: false,
+            // the gateway's sealed form is kept as it came, and told apart from a plain one
+            env: AgentEnv::Sealed("v1:c2VhbGVk".into()),
             ..new.clone()
         },
     )
