@@ -105,6 +105,42 @@ async fn the_seed_flow_on_mariadb() {
     }
 }
 
+/// A leaked key is rotated in place: the job before the change ran with the old value, the
+/// job after it runs with the new one (the worker opens the agent's sealed env at each run).
+#[tokio::test]
+async fn a_rotated_agent_secret_reaches_the_next_job() {
+    let stack = Stack::on_sqlite(&[]).await;
+    let (_, task) = stack.project("Apollo").await;
+    let agent = stack
+        .agent_with(
+            r#"echo "key=$VENDOR_KEY""#,
+            json!({"env": {"VENDOR_KEY": "old-key"}}),
+        )
+        .await;
+    let before = stack.queue(task, agent).await;
+    stack.wait_for_status(&before, "completed").await;
+    let (status, reply) = stack
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/agents/{agent}"),
+            Some(&stack.admin_token),
+            Some(json!({"env": {"VENDOR_KEY": "new-key"}})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{reply}");
+    let after = stack.queue(task, agent).await;
+    stack.wait_for_status(&after, "completed").await;
+    for (job, expected) in [(&before, "key=old-key"), (&after, "key=new-key")] {
+        let (_, logs) = stack
+            .get(
+                &format!("/api/agent-execution/jobs/{job}/logs"),
+                &stack.admin_token,
+            )
+            .await;
+        assert!(logs.to_string().contains(expected), "{expected}: {logs}");
+    }
+}
+
 crate::on_sqlite_and_mariadb!(
     cancelling_a_running_job_stops_its_agent,
     &[],

@@ -43,6 +43,7 @@ use crate::routes;
         routes::projects::project_usage,
         routes::agents::create_agent,
         routes::agents::list_agents,
+        routes::agents::update_agent,
         routes::health::healthz,
         routes::health::readyz,
         routes::health::prometheus,

@@ -89,8 +89,8 @@ pub struct CreateCommandAgent {
     pub asks_approval: bool,
     /// Passed to the agent as is; write-only (answers name the variables, never their values).
     #[serde(default, deserialize_with = "present")]
-    #[garde(skip)]
-    #[schema(nullable = false)]
+    #[garde(custom(env_vars))]
+    #[schema(schema_with = env_schema)]
     pub env: Option<BTreeMap<String, String>>,
 }
 
@@ -126,8 +126,41 @@ pub struct CreateHttpAgent {
     pub requires_approval: bool,
     /// Passed to the agent as is; write-only (answers name the variables, never their values).
     #[serde(default, deserialize_with = "present")]
+    #[garde(custom(env_vars))]
+    #[schema(schema_with = env_schema)]
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /api/agents/{id}` (admins only): what changes; a field left out stays as it is.
+/// How an agent runs (`kind`, `command`, `endpointUrl`) is fixed: another way to run is
+/// another agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAgentRequest {
+    /// Seconds a run may take, from the next attempt on.
+    #[serde(default, deserialize_with = "present_whole")]
+    #[garde(inner(range(min = 1, max = 7 * 24 * 3600)))]
+    #[schema(value_type = i64, nullable = false, minimum = 1, maximum = 604_800)]
+    pub timeout_secs: Option<u64>,
+    /// Runs at once across all workers together; `null` for no limit.
+    #[serde(
+        default,
+        deserialize_with = "crate::number::nullable_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[garde(inner(inner(range(min = 1, max = 100_000))))]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100_000)]
+    pub max_concurrency: Option<Option<u32>>,
+    /// Jobs queued from now on wait (`awaiting_approval`) until a project member approves them.
+    #[serde(default, deserialize_with = "present")]
     #[garde(skip)]
     #[schema(nullable = false)]
+    pub requires_approval: Option<bool>,
+    /// Every variable the agent gets from now on (the ones left out are removed; `{}` removes
+    /// all): how a leaked secret is rotated. Write-only, as at creation.
+    #[serde(default, deserialize_with = "present")]
+    #[garde(custom(env_vars))]
+    #[schema(schema_with = env_schema)]
     pub env: Option<BTreeMap<String, String>>,
 }
 
@@ -161,6 +194,68 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub env_names: Option<Vec<String>>,
+}
+
+/// Most variables an agent may have.
+const MAX_ENV_VARS: usize = 100;
+/// Longest name and value, in characters.
+const MAX_ENV_NAME: usize = 128;
+const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// What a process environment can hold: names `[A-Za-z_][A-Za-z0-9_]*`, values without NUL;
+/// bounded in number and length. Anything else would only fail later, at every run.
+fn env_vars(value: &Option<BTreeMap<String, String>>, _: &()) -> garde::Result {
+    let Some(env) = value else { return Ok(()) };
+    if env.len() > MAX_ENV_VARS {
+        return Err(garde::Error::new(format!(
+            "at most {MAX_ENV_VARS} variables"
+        )));
+    }
+    for (name, value) in env {
+        let mut chars = name.chars();
+        let well_formed = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && name.len() <= MAX_ENV_NAME;
+        if !well_formed {
+            return Err(garde::Error::new(format!(
+                "{name:?} is not a variable name (letters, digits and _, not first a digit, \
+                 at most {MAX_ENV_NAME})"
+            )));
+        }
+        if value.contains('\0') || value.chars().count() > MAX_ENV_VALUE {
+            return Err(garde::Error::new(format!(
+                "{name}'s value holds a NUL or is longer than {MAX_ENV_VALUE} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `env`'s schema: what `env_vars` checks.
+fn env_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            "^[A-Za-z_][A-Za-z0-9_]{{0,{}}}$",
+            MAX_ENV_NAME - 1
+        )));
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_ENV_VALUE))
+        .pattern(Some("^[^\\x00]*$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(name))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.build().into())))
+        .max_properties(Some(MAX_ENV_VARS))
+        .description(Some(
+            "The agent's environment variables. Write-only: answers name them (`envNames`), \
+             never show their values.",
+        ))
+        .build()
 }
 
 /// `command`'s schema: 1 or more arguments of 1 to 4096 characters (what garde checks above).

@@ -28,6 +28,24 @@ where
     whole(deserializer).map(Some)
 }
 
+/// [`whole`] for a field where `null` means something (no limit): absent is `None`, `null` is
+/// `Some(None)`; use with `#[serde(default, deserialize_with = "nullable_whole")]`.
+pub fn nullable_whole<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    match Option::<Number>::deserialize(deserializer)? {
+        None => Ok(Some(None)),
+        Some(number) => agentq_domain::request::integer(&number)
+            .and_then(|v| T::try_from(v).ok())
+            .map(|v| Some(Some(v)))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("expected an integer in range, got {number}"))
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +64,20 @@ mod tests {
         assert_eq!(read(r#"{"n": 3.5}"#), None);
         assert_eq!(read(r#"{"n": -1}"#), None);
         assert_eq!(read(r#"{"n": "3"}"#), None);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Limit {
+        #[serde(default, deserialize_with = "nullable_whole")]
+        n: Option<Option<u32>>,
+    }
+
+    #[test]
+    fn a_nullable_number_tells_absent_from_null() {
+        let read = |json: &str| serde_json::from_str::<Limit>(json).map(|l| l.n).ok();
+        assert_eq!(read(r#"{}"#), Some(None));
+        assert_eq!(read(r#"{"n": null}"#), Some(Some(None)));
+        assert_eq!(read(r#"{"n": 4.0}"#), Some(Some(Some(4))));
+        assert_eq!(read(r#"{"n": -4}"#), None);
     }
 }

@@ -147,6 +147,43 @@ pub async fn create_agent(db: &impl ConnectionTrait, new: NewAgent) -> Result<Ag
     .try_into()
 }
 
+/// What `update_agent` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AgentChanges {
+    pub timeout_secs: Option<u64>,
+    /// `Some(None)` removes the limit.
+    pub max_concurrency: Option<Option<u32>>,
+    pub requires_approval: Option<bool>,
+    pub env: Option<AgentEnv>,
+}
+
+/// Applies `changes` to agent `id`; the agent as it is now, `None` if there is none. The
+/// worker reads its agent at every attempt, so changes apply from the next attempt on.
+pub async fn update_agent(
+    db: &impl ConnectionTrait,
+    id: AgentId,
+    changes: AgentChanges,
+) -> Result<Option<Agent>> {
+    let Some(row) = agents::Entity::find_by_id(id.get()).one(db).await? else {
+        return Ok(None);
+    };
+    let mut row: agents::ActiveModel = row.into();
+    if let Some(timeout) = changes.timeout_secs {
+        row.timeout_secs = Set(i64::try_from(timeout).unwrap_or(i64::MAX));
+    }
+    if let Some(max) = changes.max_concurrency {
+        row.max_concurrency = Set(max.and_then(|m| i32::try_from(m).ok()));
+    }
+    if let Some(requires) = changes.requires_approval {
+        row.requires_approval = Set(Some(requires));
+    }
+    if let Some(env) = changes.env {
+        row.env = Set(Some(env.to_column()));
+    }
+    row.updated_at = Set(now());
+    row.update(db).await?.try_into().map(Some)
+}
+
 pub async fn agent_by_id(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<Agent>> {
     agents::Entity::find_by_id(id.get())
         .one(db)

@@ -25,7 +25,8 @@ pub use accounts::{
 };
 pub use activity::{ActivityEntry, ActivityRecord, MAX_ACTIVITY, job_activity, log_activity};
 pub use agents::{
-    Agent, AgentEnv, AgentKind, NewAgent, agent_by_id, agents_by_ids, create_agent, list_agents,
+    Agent, AgentChanges, AgentEnv, AgentKind, NewAgent, agent_by_id, agents_by_ids, create_agent,
+    list_agents, update_agent,
 };
 pub use dependencies::{DependencyRefusal, MAX_DEPENDENCIES, dependency_jobs};
 pub use error::StoreError;

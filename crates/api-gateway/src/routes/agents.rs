@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use actix_web::web;
-use agentq_api_types::agents::{Agent, AgentKind, CreateAgentRequest, DEFAULT_TIMEOUT_SECS};
+use agentq_api_types::agents::{
+    Agent, AgentKind, CreateAgentRequest, DEFAULT_TIMEOUT_SECS, UpdateAgentRequest,
+};
 use agentq_api_types::{Answer, ErrorBody};
+use agentq_domain::AgentId;
 use agentq_secrets::SecretBox;
-use agentq_store::{AgentEnv, NewAgent};
+use agentq_store::{AgentChanges, AgentEnv, NewAgent};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,6 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         crate::routes::resource("/api/agents", "GET, POST")
             .route(web::post().to(create_agent))
             .route(web::get().to(list_agents)),
+    )
+    .service(
+        crate::routes::resource("/api/agents/{id}", "PATCH").route(web::patch().to(update_agent)),
     );
 }
 
@@ -113,6 +119,63 @@ pub(crate) async fn list_agents(state: web::Data<AppState>, caller: Caller) -> R
         .map(|a| agent_view(&state.secrets, a, caller.is_admin()))
         .collect();
     ok(Answer::new(data))
+}
+
+#[utoipa::path(
+    patch, path = "/api/agents/{id}", tag = "agents",
+    params(("id" = i64, Path, description = "The agent")),
+    request_body = UpdateAgentRequest,
+    responses(
+        (status = 200, description = "The agent as it is now; its jobs' next attempts run with it", body = Answer<Agent>),
+        (status = 400, description = "Validation failed (or a field that cannot change)", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 404, description = "Agent not found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update_agent(
+    Admin(caller): Admin,
+    path: web::Path<String>,
+    Valid(body): Valid<UpdateAgentRequest>,
+    state: web::Data<AppState>,
+) -> Reply<Agent> {
+    let not_found = || ApiError::not_found("Agent not found");
+    let id: AgentId = path.parse().map_err(|_| not_found())?;
+    // what changed, by name, for the activity log (values may be secrets)
+    let changed: Vec<&str> = [
+        ("timeoutSecs", body.timeout_secs.is_some()),
+        ("maxConcurrency", body.max_concurrency.is_some()),
+        ("requiresApproval", body.requires_approval.is_some()),
+        ("env", body.env.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    let changes = AgentChanges {
+        timeout_secs: body.timeout_secs,
+        max_concurrency: body.max_concurrency,
+        requires_approval: body.requires_approval,
+        env: body
+            .env
+            .map(|env| seal_env(&state.secrets, env))
+            .transpose()?,
+    };
+    let agent = agentq_store::update_agent(&state.db, id, changes)
+        .await?
+        .ok_or_else(not_found)?;
+    let entry = agentq_store::ActivityEntry {
+        user: Some(caller.user.id),
+        action: "agent_updated".into(),
+        project: None,
+        task: None,
+        job: None,
+        detail: Some(serde_json::json!({"agentId": id.get(), "changed": changed})),
+    };
+    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
+        tracing::warn!(agent_id = id.get(), error = %err, "could not log the activity");
+    }
+    ok(Answer::new(agent_view(&state.secrets, agent, true)))
 }
 
 /// What both kinds of agent share, as the request gave it.

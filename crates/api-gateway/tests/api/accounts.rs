@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -142,6 +142,17 @@ async fn members_see_agents_but_not_how_they_run_and_nobody_sees_an_env_value() 
         created["data"]["envNames"],
         json!(["DEPLOY_TOKEN", "REGION"])
     );
+    // what no process environment can hold is refused at once, not at every run
+    let (status, refused) = app
+        .post(
+            "/api/agents",
+            &app.admin_token,
+            &json!({"name": "odd", "kind": "command", "command": ["/bin/true"],
+                    "env": {"NOT-A-NAME": "x"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("NOT-A-NAME"), "{refused}");
     let (_, listed) = app.get("/api/agents", &app.admin_token).await;
     for answer in [&as_member, &as_admin, &created, &listed] {
         let text = answer.to_string();
@@ -162,6 +173,98 @@ async fn members_see_agents_but_not_how_they_run_and_nobody_sees_an_env_value() 
         panic!("stored plain: {:?}", stored.env)
     };
     assert!(!sealed.contains("created-env-secret") && !sealed.contains("REGION"));
+    app.stop().await;
+}
+
+/// An admin changes an agent in place: a leaked secret is rotated (sealed again, named, never
+/// shown), limits change; members may not, and bad changes are refused whole.
+#[tokio::test]
+async fn an_admin_rotates_an_agents_secret_and_changes_its_limits() {
+    let app = TestApp::start().await;
+    let path = format!("/api/agents/{}", app.agent.id.get());
+    let (status, answer) = app
+        .patch(
+            &path,
+            &app.admin_token,
+            &json!({"env": {"API_KEY": "rotated-env-secret", "REGION": "eu"},
+                    "maxConcurrency": 3, "timeoutSecs": 90.0, "requiresApproval": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let agent = &answer["data"];
+    assert_eq!(agent["envNames"], json!(["API_KEY", "REGION"]));
+    assert_eq!(
+        (
+            &agent["maxConcurrency"],
+            &agent["timeoutSecs"],
+            &agent["requiresApproval"]
+        ),
+        (&json!(3), &json!(90), &json!(true))
+    );
+    assert_eq!(agent["command"], json!(["/bin/true"]), "how it runs stays");
+    assert!(
+        !answer.to_string().contains("rotated-env-secret"),
+        "{answer}"
+    );
+    let stored = agentq_store::agent_by_id(&app.db, app.agent.id)
+        .await
+        .expect("read")
+        .expect("the agent");
+    let agentq_store::AgentEnv::Sealed(sealed) = &stored.env else {
+        panic!("stored plain: {:?}", stored.env)
+    };
+    let secrets = agentq_secrets::SecretBox::new(&std::array::from_fn(|i| i as u8));
+    let opened: Value =
+        serde_json::from_slice(&secrets.open(sealed).expect("opens with the key")).expect("json");
+    assert_eq!(
+        opened,
+        json!({"API_KEY": "rotated-env-secret", "REGION": "eu"})
+    );
+
+    // null lifts the limit; what is left out stays
+    let (status, answer) = app
+        .patch(&path, &app.admin_token, &json!({"maxConcurrency": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["data"]["maxConcurrency"].is_null(), "{answer}");
+    assert_eq!(answer["data"]["timeoutSecs"], 90);
+    assert_eq!(answer["data"]["envNames"], json!(["API_KEY", "REGION"]));
+
+    let (status, _) = app
+        .patch(&path, &app.member_token, &json!({"timeoutSecs": 5}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for missing in [
+        "/api/agents/999999",
+        "/api/agents/not-an-id",
+        "/api/agents/0",
+    ] {
+        let (status, answer) = app
+            .patch(missing, &app.admin_token, &json!({"timeoutSecs": 5}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}: {answer}");
+    }
+    for bad in [
+        json!({"timeoutSecs": 0}),
+        json!({"maxConcurrency": 0}),
+        json!({"maxConcurrency": 2.5}),
+        json!({"env": null}),
+        json!({"env": {"A": 1}}),
+        json!({"env": {"1ST": "x"}}),
+        json!({"env": {"A-B": "x"}}),
+        json!({"env": {"": "x"}}),
+        json!({"env": {"A": "nul\0inside"}}),
+        json!({"command": ["/bin/sh"]}),
+        json!({"kind": "http"}),
+        json!([1]),
+    ] {
+        let (status, answer) = app.patch(&path, &app.admin_token, &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");
+    }
+    // nothing of the refused changes landed
+    let (_, listed) = app.get("/api/agents", &app.admin_token).await;
+    assert_eq!(listed["data"][0]["timeoutSecs"], 90, "{listed}");
+    assert_eq!(listed["data"][0]["command"], json!(["/bin/true"]));
     app.stop().await;
 }
 
