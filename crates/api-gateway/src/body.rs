@@ -50,6 +50,20 @@ pub async fn json_bytes(
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::Validation(ValidationErrors::whole_body("Invalid JSON")))?;
+    // every body is an object; serde would also fill a struct from an array, field by field
+    let received = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("array"),
+        serde_json::Value::String(_) => Some("string"),
+        serde_json::Value::Number(_) => Some("number"),
+        serde_json::Value::Bool(_) => Some("boolean"),
+        serde_json::Value::Null => Some("null"),
+    };
+    if let Some(received) = received {
+        return Err(ApiError::Validation(ValidationErrors::whole_body(format!(
+            "Expected object, received {received}"
+        ))));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err
             .path()

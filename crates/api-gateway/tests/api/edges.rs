@@ -199,3 +199,70 @@ async fn agents_and_mcp_servers_may_not_name_the_services_beside_the_workers() {
     );
     app.stop().await;
 }
+
+/// A body that is JSON but not an object is refused by every route that takes one, with the
+/// seed's (zod's) words: serde alone would fill a request from an array, field by field.
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_everywhere() {
+    let app = TestApp::start().await;
+    let project = app.project.id.get();
+    let agent = app.agent.id.get();
+    let routes = [
+        (reqwest::Method::POST, "/api/projects".to_owned()),
+        (
+            reqwest::Method::PUT,
+            format!("/api/projects/{project}/budget"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/projects/{project}/tasks"),
+        ),
+        (reqwest::Method::PATCH, format!("/api/agents/{agent}")),
+        (
+            reqwest::Method::POST,
+            "/api/agent-execution/queue".to_owned(),
+        ),
+    ];
+    for (method, path) in routes {
+        for (body, received) in [
+            (json!([1]), "array"),
+            (json!(["Apollo 2"]), "array"),
+            (json!("Apollo 2"), "string"),
+            (json!(5), "number"),
+            (json!(null), "null"),
+        ] {
+            let res = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .bearer_auth(&app.admin_token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let (status, answer) = read(res).await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{method} {path} {body}: {answer}"
+            );
+            assert!(
+                answer
+                    .to_string()
+                    .contains(&format!("Expected object, received {received}"))
+                    || path.ends_with("/queue"),
+                "{method} {path} {body}: {answer}"
+            );
+        }
+    }
+    // nothing changed: the budget is still unset, no project or task was added
+    let (_, projects) = app.get("/api/projects", &app.admin_token).await;
+    assert_eq!(
+        projects["data"].as_array().map(Vec::len),
+        Some(1),
+        "{projects}"
+    );
+    assert!(projects["data"][0]["costUsdPerDay"].is_null(), "{projects}");
+    let (_, agents) = app.get("/api/agents", &app.admin_token).await;
+    assert_eq!(agents["data"][0]["timeoutSecs"], 60, "{agents}");
+    app.stop().await;
+}
