@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use agentq_domain::JobState;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam};
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -14,7 +15,7 @@ use crate::stack::{ADMIN_EMAIL, ADMIN_PASSWORD, Stack, binary};
 
 /// An agent that reports progress twice, writes output and a result, slowly enough to be
 /// waited on.
-const WORKER: &str = r#"sleep 0.3; echo '{"progress": 30}'; echo step one; sleep 0.3; echo '{"progress": 70}'; echo '{"result": {"done": true}}'"#;
+const WORKER: &str = r#"sleep 0.3; echo '{"progress": 30}'; echo step one; sleep 0.3; echo '{"progress": 70}'; echo '{"usage": {"inputTokens": 120, "outputTokens": 30, "costUsd": 0.25}}'; echo '{"result": {"done": true}}'"#;
 
 /// A client that keeps every progress notification it gets.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +116,7 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
             "get_agent_job_logs",
             "get_agent_job_status",
             "get_agent_worker_status",
+            "get_project_usage",
             "list_agent_jobs",
             "list_agents",
             "list_projects",
@@ -246,6 +248,36 @@ async fn every_tool_works_over_stdio_scenario(stack: Stack) {
             .is_some_and(|w| !w.is_empty()),
         "{workers}"
     );
+
+    // what the project spent today (once the recorder has the job), against its budget
+    stack.set_budget(project, json!(1.0)).await;
+    stack.wait_for_row(&job, JobState::Completed).await;
+    let usage = ok(&call(
+        &session,
+        "get_project_usage",
+        json!({"project_id": project}),
+    )
+    .await);
+    assert_eq!(usage["projectId"], project);
+    assert_eq!(
+        usage["usage"],
+        json!({"inputTokens": 120, "outputTokens": 30, "costUsd": 0.25})
+    );
+    assert_eq!(
+        (
+            usage["costUsdPerDay"].as_f64(),
+            usage["remainingUsd"].as_f64()
+        ),
+        (Some(1.0), Some(0.75)),
+        "{usage}"
+    );
+    let missing = call(
+        &session,
+        "get_project_usage",
+        json!({"project_id": 999_999}),
+    )
+    .await;
+    assert_eq!(refused(&missing).0, 404);
 
     // every error class is a tool error with the API's status and message
     assert_eq!(
@@ -497,6 +529,8 @@ async fn over_http_each_caller_sees_what_its_token_may_scenario(stack: Stack) {
     assert_eq!(ids, [own], "a member sees its project only, not {other}");
     let (status, _) = refused(&call(&session, "list_tasks", json!({"project_id": other})).await);
     assert_eq!(status, 404);
+    let spent = call(&session, "get_project_usage", json!({"project_id": other})).await;
+    assert_eq!(refused(&spent).0, 404, "another project's spending");
     session.cancel().await.expect("close");
 
     let admin = connect(Some(&stack.admin_token))
@@ -560,7 +594,7 @@ async fn the_python_mcp_sdk_lists_and_calls_the_tools_scenario(stack: Stack) {
     let report: Value = serde_json::from_str(stdout.trim()).expect("the script's JSON report");
     assert_eq!(
         report["tools"].as_array().map(Vec::len),
-        Some(13),
+        Some(14),
         "{report}"
     );
     assert_eq!(report["waited"]["job"]["status"], "completed", "{report}");

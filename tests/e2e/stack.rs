@@ -371,6 +371,20 @@ impl Stack {
         reply["data"]["jobId"].as_str().expect("job id").to_owned()
     }
 
+    /// Sets a project's daily budget in USD (`null` removes it) as the admin; the project.
+    pub async fn set_budget(&self, project: i64, usd: Value) -> Value {
+        let (status, reply) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/projects/{project}/budget"),
+                Some(&self.admin_token),
+                Some(json!({"costUsdPerDay": usd})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        reply["data"].clone()
+    }
+
     /// Polls the job's status route until `status` (the API's view).
     pub async fn wait_for_status(&self, job: &str, status: &str) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -32,19 +32,6 @@ async fn submit(stack: &Stack, task: i64, agent: i64) -> (StatusCode, Value) {
         .await
 }
 
-async fn set_budget(stack: &Stack, project: i64, usd: Value) -> Value {
-    let (status, reply) = stack
-        .call(
-            Method::PUT,
-            &format!("/api/projects/{project}/budget"),
-            Some(&stack.admin_token),
-            Some(json!({"costUsdPerDay": usd})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{reply}");
-    reply["data"].clone()
-}
-
 crate::on_sqlite_and_mariadb!(
     usage_is_summed_per_job_and_project_and_a_spent_budget_refuses_new_jobs,
     &[],
@@ -53,7 +40,7 @@ crate::on_sqlite_and_mariadb!(
 
 async fn usage_and_budget_scenario(stack: Stack) {
     let (project, task) = stack.project("Budgeted").await;
-    let project_view = set_budget(&stack, project, json!(0.05)).await;
+    let project_view = stack.set_budget(project, json!(0.05)).await;
     assert_eq!(project_view["costUsdPerDay"], 0.05, "{project_view}");
     let gate =
         std::env::temp_dir().join(format!("agentq-e2e-gate-{}", agentq_domain::JobId::new()));
@@ -152,7 +139,7 @@ async fn usage_and_budget_scenario(stack: Stack) {
     assert_eq!(answer["usage"]["costUsd"], 0.03);
 
     // an admin raises the budget: submissions are taken again
-    set_budget(&stack, project, json!(1.0)).await;
+    stack.set_budget(project, json!(1.0)).await;
     let (status, reply) = submit(&stack, task, agent).await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     let _ = std::fs::remove_file(&gate);

@@ -10,7 +10,7 @@ use agentq_api_types::jobs::{
     DecisionRequest, Job, JobCancelled, JobDecision, JobLogs, JobPage, JobRequeued, ListJobsQuery,
     QueuedJob,
 };
-use agentq_api_types::projects::{Project, Task};
+use agentq_api_types::projects::{Project, ProjectUsage, Task};
 use agentq_api_types::workers::WorkerStatus;
 use agentq_domain::JobRequest;
 use reqwest::{Method, StatusCode};
@@ -228,6 +228,13 @@ impl Api {
     pub async fn tasks(&self, token: Option<&str>, project: i64) -> Result<Vec<Task>> {
         let answer: Answer<Vec<Task>> = self
             .get(&format!("/api/projects/{project}/tasks"), token)
+            .await?;
+        Ok(answer.data)
+    }
+
+    pub async fn usage(&self, token: Option<&str>, project: i64) -> Result<ProjectUsage> {
+        let answer: Answer<ProjectUsage> = self
+            .get(&format!("/api/projects/{project}/usage"), token)
             .await?;
         Ok(answer.data)
     }

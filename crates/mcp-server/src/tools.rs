@@ -9,6 +9,7 @@ use agentq_api_types::jobs::{
     DecisionRequest, Job, JobCancelled, JobDecision, JobLogs, JobPage, JobRequeued, ListJobsQuery,
     QueuedJob,
 };
+use agentq_api_types::projects::ProjectUsage;
 use agentq_api_types::workers::WorkerStatus;
 use agentq_domain::request::{AuthType, JobContext, JobMetadata, McpConfig};
 use agentq_domain::{AgentId, JobRequest, Priority, TaskId};
@@ -663,6 +664,24 @@ impl AgentqTools {
             .await;
         answer(result.map(|tasks| Tasks { tasks }))
     }
+
+    #[tool(
+        description = "What a project's jobs queued today (UTC) spent: input and output tokens and cost in USD, with the project's daily budget and what is left of it (null without a budget). Once it is spent, queue_agent_job fails with 429 until the next UTC day.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_project_usage(
+        &self,
+        Parameters(args): Parameters<ProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<ProjectUsage>, CallToolResult> {
+        let project = args.project_id;
+        let result = self
+            .authed(&ctx, |api, token| async move {
+                api.usage(token.as_deref(), project).await
+            })
+            .await;
+        answer(result)
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -676,7 +695,7 @@ impl ServerHandler for AgentqTools {
                  get_agent_job_status; cancel_agent_job and retry_agent_job change a job, \
                  approve_agent_job and reject_agent_job decide one that awaits a decision \
                  (state awaiting_approval, or an agent's question), get_agent_job_logs shows \
-                 its output.",
+                 its output, get_project_usage what a project spent today against its budget.",
             )
     }
 }
