@@ -83,12 +83,7 @@ async fn the_seed_flow(mut stack: Stack) {
         "{broadcaster}"
     );
 
-    let (_, logs) = stack
-        .get(
-            &format!("/api/agent-execution/jobs/{job}/logs"),
-            &stack.admin_token,
-        )
-        .await;
+    let logs = stack.logs(&job).await;
     assert!(logs.to_string().contains("working"), "{logs}");
     stack.assert_all_running();
 }
@@ -131,12 +126,7 @@ async fn a_rotated_agent_secret_reaches_the_next_job() {
     let after = stack.queue(task, agent).await;
     stack.wait_for_status(&after, "completed").await;
     for (job, expected) in [(&before, "key=old-key"), (&after, "key=new-key")] {
-        let (_, logs) = stack
-            .get(
-                &format!("/api/agent-execution/jobs/{job}/logs"),
-                &stack.admin_token,
-            )
-            .await;
+        let logs = stack.logs(job).await;
         assert!(logs.to_string().contains(expected), "{expected}: {logs}");
     }
 }

@@ -385,6 +385,18 @@ impl Stack {
         reply["data"].clone()
     }
 
+    /// The job's output lines as the logs route answers them, read as the admin.
+    pub async fn logs(&self, job: &str) -> Value {
+        let (status, logs) = self
+            .get(
+                &format!("/api/agent-execution/jobs/{job}/logs"),
+                &self.admin_token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{logs}");
+        logs
+    }
+
     /// Polls the job's status route until `status` (the API's view).
     pub async fn wait_for_status(&self, job: &str, status: &str) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -10,6 +10,10 @@ export function adminPage(main) {
   const agents = h('div', { class: 'table-wrap' });
   const memberProject = h('select', { name: 'project', required: true });
   const memberUser = h('select', { name: 'userId', required: true });
+  const changedAgent = h('select', { name: 'agent', required: true });
+  // NAME=value per line; the API keeps them sealed and never shows a value again
+  const envInput = (name) =>
+    h('textarea', { name, rows: 2, spellcheck: false, autocomplete: 'off', placeholder: 'NAME=value, one per line' });
 
   mount(
     main,
@@ -51,6 +55,7 @@ export function adminPage(main) {
           field('Command (one argument per line) or endpoint URL', h('textarea', { name: 'target', rows: 3, required: true, spellcheck: false })),
           field('Timeout (s, optional)', h('input', { name: 'timeoutSecs', type: 'number', min: 1 })),
           field('Max concurrency (optional)', h('input', { name: 'maxConcurrency', type: 'number', min: 1 })),
+          field('Environment (optional)', envInput('env')),
         ],
         (f) => {
           const body = { name: f.name, kind: f.kind };
@@ -58,11 +63,41 @@ export function adminPage(main) {
           else body.endpointUrl = f.target.trim();
           if (f.timeoutSecs) body.timeoutSecs = Number(f.timeoutSecs);
           if (f.maxConcurrency) body.maxConcurrency = Number(f.maxConcurrency);
+          if (f.env.trim()) body.env = parseEnv(f.env);
           return api('/api/agents', { method: 'POST', body });
+        },
+      ),
+      form(
+        'Change an agent',
+        [
+          field('Agent', changedAgent),
+          field('Timeout (s)', h('input', { name: 'timeoutSecs', type: 'number', min: 1 })),
+          field('Max concurrency (0: no limit)', h('input', { name: 'maxConcurrency', type: 'number', min: 0 })),
+          field('New environment (replaces every variable)', envInput('env')),
+        ],
+        (f) => {
+          // only what was filled in changes
+          const body = {};
+          if (f.timeoutSecs) body.timeoutSecs = Number(f.timeoutSecs);
+          if (f.maxConcurrency) body.maxConcurrency = Number(f.maxConcurrency) || null;
+          if (f.env.trim()) body.env = parseEnv(f.env);
+          return api(`/api/agents/${f.agent}`, { method: 'PATCH', body });
         },
       ),
     ),
   );
+
+  /// `NAME=value` lines as an object; a line without `=` is refused before anything is sent.
+  function parseEnv(text) {
+    const env = {};
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      const at = line.indexOf('=');
+      if (at < 1) throw new Error(`Environment, line ${i + 1}: NAME=value expected`);
+      env[line.slice(0, at).trim()] = line.slice(at + 1);
+    });
+    return env;
+  }
 
   function form(title, inputs, send) {
     const error = errorBox();
@@ -86,7 +121,7 @@ export function adminPage(main) {
       },
       h('h3', {}, title),
       inputs,
-      h('button', { type: 'submit' }, title.startsWith('Add') ? 'Add' : 'Create'),
+      h('button', { type: 'submit' }, title.startsWith('Add') ? 'Add' : title.startsWith('Change') ? 'Change' : 'Create'),
       error,
     );
     return el;
@@ -124,6 +159,7 @@ export function adminPage(main) {
       );
       for (const select of main.querySelectorAll('select[name="project"]')) mount(select, p.data.map((x) => h('option', { value: x.id }, x.name)));
       mount(memberUser, u.data.map((x) => h('option', { value: x.id }, x.email)));
+      mount(changedAgent, a.data.map((x) => h('option', { value: x.id }, x.name)));
     } catch (err) {
       if (!disposed) mount(users, h('p', { class: 'error', role: 'alert' }, err.message));
     }
