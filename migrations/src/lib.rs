@@ -9,6 +9,7 @@ mod m20261127_000001_accounts;
 mod m20261127_000002_jobs;
 mod m20261202_000003_dashboard;
 mod m20261203_000004_usage;
+mod m20261204_000005_weights;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_jobs::Migration),
             Box::new(m20261202_000003_dashboard::Migration),
             Box::new(m20261203_000004_usage::Migration),
+            Box::new(m20261204_000005_weights::Migration),
         ]
     }
 }

@@ -226,9 +226,9 @@ async fn an_admin_queues_a_job_from_the_page_and_watches_it_run_live() {
 
 /// A leaked key rotated from the admin page: a malformed line is refused before anything is
 /// sent; the new variables are named in the table, their values nowhere on the page, and the
-/// next job runs with them.
+/// next job runs with them. A project's fair-share weight is changed there too.
 #[tokio::test]
-async fn an_admin_rotates_an_agents_key_on_the_admin_page() {
+async fn an_admin_rotates_an_agents_key_and_weights_a_project_on_the_admin_page() {
     let stack = Stack::for_browser(&[]).await;
     let (_, task) = stack.project("Apollo").await;
     let keyed = stack
@@ -276,7 +276,24 @@ async fn an_admin_rotates_an_agents_key_on_the_admin_page() {
         .js("return document.documentElement.outerHTML")
         .await;
     assert!(!page.to_string().contains("browser-key"), "{page}");
+
+    let weigh = "form[aria-label='Change a weight']";
+    browser
+        .select(&format!("{weigh} select[name=project]"), "Apollo")
+        .await;
+    browser
+        .type_into(&format!("{weigh} input[name=weight]"), "4")
+        .await;
+    browser.click(&format!("{weigh} button[type=submit]")).await;
+    browser
+        .wait_until(
+            "the projects table showing weight 4",
+            "return [...document.querySelectorAll('main tr')].some(tr => tr.cells[1]?.textContent === 'Apollo' && tr.cells[2]?.textContent === '4')",
+        )
+        .await;
     browser.close().await;
+    let (_, projects) = stack.get("/api/projects", &stack.admin_token).await;
+    assert_eq!(projects["data"][0]["weight"], 4, "{projects}");
 
     let (_, agents) = stack.get("/api/agents", &stack.admin_token).await;
     let agent = agents["data"]

@@ -41,6 +41,11 @@ export function adminPage(main) {
       form('New task', [field('Project', memberProject.cloneNode(true)), field('Code', h('input', { name: 'code', required: true })), field('Title', h('input', { name: 'title', required: true }))], (f) =>
         api(`/api/projects/${f.project}/tasks`, { method: 'POST', body: { code: f.code, title: f.title } }),
       ),
+      form(
+        'Change a weight',
+        [field('Project', memberProject.cloneNode(true)), field('Fair-share weight (1–100)', h('input', { name: 'weight', type: 'number', min: 1, max: 100, required: true }))],
+        (f) => api(`/api/projects/${f.project}/weight`, { method: 'PUT', body: { weight: Number(f.weight) } }),
+      ),
     ),
     h(
       'section',
@@ -138,8 +143,8 @@ export function adminPage(main) {
       mount(
         projects,
         table(
-          ['Id', 'Name', 'Members'],
-          p.data.map((x, i) => [x.id, x.name, members[i].data.map((m) => m.email).join(', ') || '—']),
+          ['Id', 'Name', 'Weight', 'Members'],
+          p.data.map((x, i) => [x.id, x.name, x.weight ?? 1, members[i].data.map((m) => m.email).join(', ') || '—']),
         ),
       );
       mount(

@@ -1,5 +1,6 @@
 //! Project budgets at submission: a project whose jobs spent its daily budget (summed over the
 //! jobs it queued since the start of the UTC day) gets 429 for new jobs; running jobs finish.
+//! The same read gives the project's fair-share weight, which its jobs take to the queue.
 //!
 //! A submission must not cost a SUM query: what a project may and did spend is kept here for
 //! a second, so a burst of submissions reads it once. A job's cost reaches SQL through the
@@ -26,6 +27,7 @@ struct Known {
     read_at: Instant,
     budget_micro_usd: Option<u64>,
     spent_micro_usd: u64,
+    weight: u32,
 }
 
 #[derive(Debug)]
@@ -42,8 +44,9 @@ impl Budgets {
         }
     }
 
-    /// Ok when `project` may queue another job; 429 once its budget for today is spent.
-    pub async fn check(&self, project: ProjectId) -> Result<(), ApiError> {
+    /// Its fair-share weight when `project` may queue another job; 429 once its budget for
+    /// today is spent.
+    pub async fn admit(&self, project: ProjectId) -> Result<u32, ApiError> {
         let known = match self.remembered(project) {
             Some(known) => known,
             None => self.read(project).await?,
@@ -54,11 +57,11 @@ impl Budgets {
                 cost_usd_per_day: micros_to_usd(budget),
                 spent_usd: micros_to_usd(known.spent_micro_usd),
             }),
-            _ => Ok(()),
+            _ => Ok(known.weight),
         }
     }
 
-    /// Forgets what was read of `project` (its budget just changed).
+    /// Forgets what was read of `project` (its budget or weight just changed).
     pub fn forget(&self, project: ProjectId) {
         if let Ok(mut known) = self.known.lock() {
             known.remove(&project);
@@ -71,9 +74,9 @@ impl Budgets {
     }
 
     async fn read(&self, project: ProjectId) -> Result<Known, ApiError> {
-        let budget = agentq_store::project_by_id(&self.db, &Scope::All, project)
-            .await?
-            .and_then(|p| p.budget_micro_usd_per_day);
+        let row = agentq_store::project_by_id(&self.db, &Scope::All, project).await?;
+        let budget = row.as_ref().and_then(|p| p.budget_micro_usd_per_day);
+        let weight = row.map_or(1, |p| p.weight);
         // without a budget there is nothing to sum
         let spent = match budget {
             Some(_) => {
@@ -87,6 +90,7 @@ impl Budgets {
             read_at: Instant::now(),
             budget_micro_usd: budget,
             spent_micro_usd: spent,
+            weight,
         };
         if let Ok(mut remembered) = self.known.lock() {
             if remembered.len() >= MAX_PROJECTS {

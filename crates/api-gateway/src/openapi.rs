@@ -40,6 +40,7 @@ use crate::routes;
         routes::projects::create_task,
         routes::projects::list_tasks,
         routes::projects::set_budget,
+        routes::projects::set_weight,
         routes::projects::project_usage,
         routes::agents::create_agent,
         routes::agents::list_agents,

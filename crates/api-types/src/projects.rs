@@ -23,6 +23,23 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub cost_usd_per_day: Option<f64>,
+    /// Its fair-share weight, when it is not 1: within a priority, the project runs this many
+    /// jobs a round where a project of weight 1 runs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 2, maximum = 100)]
+    pub weight: Option<u32>,
+}
+
+/// `PUT /api/projects/{id}/weight` (admins only): the project's fair-share weight, 1 to 100.
+/// Within a priority, projects with queued jobs take turns; a project of weight w runs w jobs
+/// a round where one of weight 1 runs one. It applies to jobs queued from then on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetWeightRequest {
+    #[serde(deserialize_with = "crate::number::whole")]
+    #[garde(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100)]
+    pub weight: u32,
 }
 
 /// `PUT /api/projects/{id}/budget` (admins only): what the project's jobs may spend per UTC

@@ -214,6 +214,7 @@ fn new_job(row: &JobRecord) -> NewJob {
     job.max_attempts = Some(row.max_attempts);
     // nobody decided yet: it is held again, never free to run
     job.held = row.status == JobState::AwaitingApproval;
+    // its project's fair-share weight is not in the row: a job Redis lost takes one turn
     job
 }
 

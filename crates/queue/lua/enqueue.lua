@@ -6,14 +6,17 @@
 -- wait score's low part) is its project's next turn, or the turn of the last job leased when
 -- the project is behind that: a project that queues 10,000 jobs takes turns with one that
 -- queues 1 afterwards instead of running first, and each project's jobs keep their order.
+-- A project of weight w puts up to w of its jobs at each turn (ties go to the older job id),
+-- so it runs w jobs a round where a project of weight 1 runs one.
 -- KEYS[1] wait zset   KEYS[2] events stream   KEYS[3] marker list   KEYS[4] held zset
--- KEYS[5] turn (string: the last leased turn; each project's next turn is 'turn:p<project>')
+-- KEYS[5] turn (string: the last leased turn; each project's next turn is 'turn:p<project>',
+--   'T' or 'T:u' when u of its jobs already took turn T)
 -- KEYS[6] blocked zset   KEYS[7] failed zset
 -- ARGV[1] key prefix ("aq:{queue}:")   ARGV[2] n
---   then n groups of 11: id, priority (1..4), max attempts, backoff base ms, project, task,
+--   then n groups of 12: id, priority (1..4), max attempts, backoff base ms, project, task,
 --   payload, W3C traceparent ('' for none; kept with the job and written on its events),
 --   held ('1' or ''), dependencies ('' or 'job id:its SQL status,...'), 'run' (run even when
---   a dependency fails) or ''
+--   a dependency fails) or '', its project's weight (1..)
 -- A job with dependencies that have not all completed is blocked (see dependents.lua); one
 -- whose dependency failed or was cancelled fails at once, naming it.
 -- Returns: n integers, 1 = added, 0 = already known.
@@ -28,7 +31,7 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local turnKey = prefix .. 'turn:p'
 local keys, seen = { KEYS[5] }, {}
 for i = 0, n - 1 do
-  local key = turnKey .. ARGV[3 + i * 11 + 4]
+  local key = turnKey .. ARGV[3 + i * 12 + 4]
   if not seen[key] then
     seen[key] = true
     keys[#keys + 1] = key
@@ -36,13 +39,23 @@ for i = 0, n - 1 do
 end
 local stored = redis.call('MGET', unpack(keys))
 local nowTurn = tonumber(stored[1]) or 0
-local nextTurn = {}
-for i = 2, #keys do nextTurn[keys[i]] = math.max(tonumber(stored[i]) or 0, nowTurn) end
+-- per project: the turn its next job gets, and how many of its jobs already took that turn
+local nextTurn, used = {}, {}
+for i = 2, #keys do
+  local turn, u = string.match(stored[i] or '', '^(%d+):(%d+)$')
+  turn, u = tonumber(turn or stored[i]) or 0, tonumber(u) or 0
+  if turn < nowTurn then turn, u = nowTurn, 0 end
+  nextTurn[keys[i]], used[keys[i]] = turn, u
+end
 local taken = {}
-local function turnOf(project)
-  local key = turnKey .. project
-  local turn = nextTurn[key]
-  nextTurn[key] = turn + 1
+local function turnOf(b)
+  local key = turnKey .. ARGV[b + 4]
+  local turn, u = nextTurn[key], used[key] + 1
+  if u >= (tonumber(ARGV[b + 11]) or 1) then
+    nextTurn[key], used[key] = turn + 1, 0
+  else
+    used[key] = u
+  end
   taken[key] = true
   return turn
 end
@@ -87,7 +100,7 @@ local function dependencies(b, id)
 end
 
 for i = 0, n - 1 do
-  local b = 3 + i * 11
+  local b = 3 + i * 12
   local id = ARGV[b]
   local key = prefix .. 'job:' .. id
   if redis.call('HEXISTS', key, 'state') == 1 then
@@ -98,24 +111,24 @@ for i = 0, n - 1 do
     if ARGV[b + 9] ~= '' then pending, failedDep = dependencies(b, id) end
     if ARGV[b + 8] == '1' then
       -- its turn is kept for the wait score it gets once approved
-      writeJob(key, b, 'awaiting_approval', turnOf(ARGV[b + 4]))
+      writeJob(key, b, 'awaiting_approval', turnOf(b))
       redis.call('ZADD', KEYS[4], now, id)
       announce(b, id, 'agent_job_awaiting_approval', 'during_run', '0')
     elseif failedDep then
       local err = 'dependency job ' .. failedDep .. ' did not complete (failed or cancelled)'
-      writeJob(key, b, 'failed', turnOf(ARGV[b + 4]))
+      writeJob(key, b, 'failed', turnOf(b))
       redis.call('HSET', key, 'finished_at', now, 'error', err)
       redis.call('ZADD', KEYS[7], now, id)
       announce(b, id, 'agent_job_failed', 'error', err, 'attempts_made', '0')
     elseif pending > 0 then
       -- its turn is kept for the wait score it gets once its dependencies completed
-      writeJob(key, b, 'blocked', turnOf(ARGV[b + 4]))
+      writeJob(key, b, 'blocked', turnOf(b))
       redis.call('HSET', key, 'pending', pending, 'on_dep_fail', ARGV[b + 10])
       redis.call('ZADD', KEYS[6], now, id)
       announce(b, id, 'agent_job_blocked', 'pending', pending)
     else
       local prio = tonumber(ARGV[b + 1])
-      local turn = turnOf(ARGV[b + 4])
+      local turn = turnOf(b)
       writeJob(key, b, 'waiting', turn)
       -- priority first, then turn (ties: the older job id); both fit the 14 digits Redis
       -- keeps of a Lua number
@@ -128,7 +141,11 @@ end
 local turns = {}
 for key in pairs(taken) do
   turns[#turns + 1] = key
-  turns[#turns + 1] = nextTurn[key]
+  if used[key] == 0 then
+    turns[#turns + 1] = string.format('%d', nextTurn[key])
+  else
+    turns[#turns + 1] = string.format('%d:%d', nextTurn[key], used[key])
+  end
 end
 if #turns > 0 then redis.call('MSET', unpack(turns)) end
 if #scores > 0 then

@@ -95,7 +95,8 @@ impl Keys {
     /// String: the turn of the last job leased. Beside it, `turn:p<project>` holds the turn
     /// that project's next job gets (`turn:p` for jobs without a project). A job's turn is its
     /// project's next, or the last leased when that is behind: within a priority projects take
-    /// turns (round-robin), and each project's jobs keep their order.
+    /// turns (round-robin), and each project's jobs keep their order. A project of weight w
+    /// puts w jobs at each turn (`T:u` when u of them already took turn T).
     pub fn turn(&self) -> String {
         self.key("turn:@now")
     }

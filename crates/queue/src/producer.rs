@@ -34,6 +34,9 @@ pub struct NewJob {
     pub dependencies: Vec<(JobId, JobState)>,
     /// Runs even when a dependency fails or is cancelled (else it fails too).
     pub run_if_a_dependency_fails: bool,
+    /// Its project's fair-share weight (at least 1): within a priority, a project of weight w
+    /// runs w jobs a round where one of weight 1 runs one.
+    pub weight: u32,
 }
 
 impl NewJob {
@@ -49,6 +52,7 @@ impl NewJob {
             held: false,
             dependencies: Vec::new(),
             run_if_a_dependency_fails: false,
+            weight: 1,
         }
     }
 
@@ -116,7 +120,8 @@ impl Queue {
                     "run"
                 } else {
                     ""
-                });
+                })
+                .arg(job.weight.max(1));
         }
         let added: Vec<i64> = self
             .redis

@@ -39,8 +39,8 @@ pub use jobs::{
 pub use metrics::{JobMetrics, metrics};
 pub use projects::{
     Project, Task, add_member, create_project, create_task, member_project_ids, project_by_id,
-    project_members, projects, remove_member, scope_for, task_by_id, tasks_by_ids,
-    tasks_of_project,
+    project_members, projects, remove_member, scope_for, set_project_weight, task_by_id,
+    tasks_by_ids, tasks_of_project,
 };
 pub use scope::Scope;
 pub use stats::{MinuteCount, StateCount, finished_per_minute, state_counts};

@@ -17,6 +17,9 @@ pub struct Project {
     pub name: String,
     /// What its jobs may spend per UTC day, in micro-dollars; `None`: no limit.
     pub budget_micro_usd_per_day: Option<u64>,
+    /// Its fair-share weight (1 unless set): within a priority, it runs this many jobs a round
+    /// where a project of weight 1 runs one.
+    pub weight: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,11 @@ impl TryFrom<project_rows::Model> for Project {
             budget_micro_usd_per_day: row
                 .budget_micro_usd_per_day
                 .and_then(|b| u64::try_from(b).ok()),
+            weight: row
+                .fair_share_weight
+                .and_then(|w| u32::try_from(w).ok())
+                .unwrap_or(1)
+                .max(1),
         })
     }
 }
@@ -101,6 +109,24 @@ pub async fn project_by_id(
 }
 
 /// Makes `user` a member of `project`; already being one is fine.
+/// Sets `project`'s fair-share weight; false if there is no such project.
+pub async fn set_project_weight(
+    db: &impl ConnectionTrait,
+    project: ProjectId,
+    weight: u32,
+) -> Result<bool> {
+    let weight = i32::try_from(weight).unwrap_or(i32::MAX);
+    let updated = project_rows::Entity::update_many()
+        .col_expr(
+            project_rows::Column::FairShareWeight,
+            sea_orm::sea_query::Expr::value(weight),
+        )
+        .filter(project_rows::Column::Id.eq(project.get()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
 pub async fn add_member(db: &impl ConnectionTrait, project: ProjectId, user: UserId) -> Result<()> {
     let inserted = project_members::ActiveModel {
         project_id: Set(project.get()),

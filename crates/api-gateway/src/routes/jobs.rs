@@ -104,10 +104,13 @@ pub(crate) async fn queue_job(
             return repeated_answer(&state, &caller, first).await;
         }
     }
-    if let Err(refused) = state.budgets.check(task.project).await {
-        release_key(&state, &caller, idempotency_key.as_deref()).await;
-        return Err(refused);
-    }
+    let weight = match state.budgets.admit(task.project).await {
+        Ok(weight) => weight,
+        Err(refused) => {
+            release_key(&state, &caller, idempotency_key.as_deref()).await;
+            return Err(refused);
+        }
+    };
     let job_data = job_data(&state, &request, &task, caller.user.id)?;
     let inserted = state
         .batched
@@ -144,6 +147,7 @@ pub(crate) async fn queue_job(
         held: agent.requires_approval,
         dependencies: dependencies.jobs,
         run_if_a_dependency_fails: dependencies.run_if_one_fails,
+        weight,
     };
     if let Err(err) = state.queue.enqueue(&job).await
         && !enqueued_after_all(&state, &job_id, &err).await

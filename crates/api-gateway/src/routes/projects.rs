@@ -4,7 +4,7 @@ use actix_web::web;
 use agentq_api_types::accounts::User;
 use agentq_api_types::projects::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, Membership, Project, ProjectUsage,
-    SetBudgetRequest, Task,
+    SetBudgetRequest, SetWeightRequest, Task,
 };
 use agentq_api_types::{Answer, ErrorBody};
 use agentq_domain::usage::{micros_to_usd, usd_to_micros};
@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list_tasks)),
     )
     .service(resource("/api/projects/{id}/budget", "PUT").route(web::put().to(set_budget)))
+    .service(resource("/api/projects/{id}/weight", "PUT").route(web::put().to(set_weight)))
     .service(resource("/api/projects/{id}/usage", "GET").route(web::get().to(project_usage)));
 }
 
@@ -41,6 +42,7 @@ fn project_view(project: agentq_store::Project) -> Project {
         id: project.id.get(),
         name: project.name,
         cost_usd_per_day: project.budget_micro_usd_per_day.map(micros_to_usd),
+        weight: (project.weight != 1).then_some(project.weight),
     }
 }
 
@@ -106,6 +108,38 @@ pub(crate) async fn set_budget(
     if !agentq_store::set_project_budget(&state.db, id, budget).await? {
         return Err(ApiError::not_found("Project not found"));
     }
+    state.budgets.forget(id);
+    let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Project not found"))?;
+    ok(Answer::new(project_view(project)))
+}
+
+#[utoipa::path(
+    put, path = "/api/projects/{id}/weight", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    request_body = SetWeightRequest,
+    responses(
+        (status = 200, description = "The project with its new weight (shown when not 1)", body = Answer<Project>),
+        (status = 400, description = "Validation failed", body = ErrorBody),
+        (status = 401, description = "No, a bad or an expired token", body = ErrorBody),
+        (status = 403, description = "Admin access required", body = ErrorBody),
+        (status = 404, description = "Project not found", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn set_weight(
+    Admin(caller): Admin,
+    path: web::Path<String>,
+    Valid(body): Valid<SetWeightRequest>,
+    state: web::Data<AppState>,
+) -> Reply<Project> {
+    let id = visible_project(&state, &caller, &path).await?;
+    if !agentq_store::set_project_weight(&state.db, id, body.weight).await? {
+        return Err(ApiError::not_found("Project not found"));
+    }
+    // submissions read the weight with the budget: this gateway sees it at once, others
+    // within a second
     state.budgets.forget(id);
     let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
         .await?

@@ -112,6 +112,10 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, token, body).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::PUT, path, token, body).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::PATCH, path, token, body).await
     }

@@ -330,3 +330,66 @@ async fn the_workers_route_has_the_seeds_shape() {
     assert!(data["timestamp"].as_str().is_some_and(|s| s.ends_with('Z')));
     app.stop().await;
 }
+
+/// An admin gives a project a fair-share weight of 3: its jobs, queued through the API, lease
+/// three a round to another project's one. Members may not set it; bad weights are refused.
+#[tokio::test]
+async fn a_projects_weight_reaches_the_queue() {
+    let app = TestApp::start().await;
+    let heavy = app.project.id;
+    let path = format!("/api/projects/{}/weight", heavy.get());
+    let (status, answer) = app
+        .put(&path, &app.admin_token, &json!({"weight": 3}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["data"]["weight"], 3);
+    let (status, _) = app
+        .put(&path, &app.member_token, &json!({"weight": 5}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for bad in [
+        json!({"weight": 0}),
+        json!({"weight": 101}),
+        json!({"weight": 2.5}),
+        json!({"weight": "3"}),
+        json!({}),
+    ] {
+        let (status, answer) = app.put(&path, &app.admin_token, &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");
+    }
+    let (status, _) = app
+        .put(
+            "/api/projects/999999/weight",
+            &app.admin_token,
+            &json!({"weight": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let light = app.task_in_another_project("Gemini").await;
+    let tasks = std::iter::repeat_n(app.task.id, 6).chain(std::iter::repeat_n(light.id, 2));
+    for task in tasks {
+        let body = json!({"taskId": task.get(), "agentId": app.agent.id.get()});
+        let (status, answer) = app
+            .post("/api/agent-execution/queue", &app.admin_token, &body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let leased = app.queue.cycle("w", &[], 8).await.expect("cycle").leased;
+    let order: String = leased
+        .iter()
+        .map(|job| if job.project == Some(heavy) { 'h' } else { 'l' })
+        .collect();
+    assert_eq!(order, "hhhlhhhl", "three of weight 3 to one");
+
+    let (_, projects) = app.get("/api/projects", &app.admin_token).await;
+    assert_eq!(projects["data"][0]["weight"], 3, "{projects}");
+    assert!(
+        projects["data"][1].get("weight").is_none(),
+        "weight 1 is not shown: {projects}"
+    );
+    let (_, answer) = app
+        .put(&path, &app.admin_token, &json!({"weight": 1}))
+        .await;
+    assert!(answer["data"].get("weight").is_none(), "{answer}");
+    app.stop().await;
+}

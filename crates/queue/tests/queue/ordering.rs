@@ -158,3 +158,53 @@ async fn projects_take_turns_within_a_priority() {
     );
     assert_eq!(a_seq.first(), Some(&5), "A goes on where it was");
 }
+
+/// Weighted fair share: with both projects backlogged, one of weight 3 runs three jobs a round
+/// where one of weight 1 runs one, each in its own order; a weight lowered later takes effect
+/// from the next turn on.
+#[tokio::test]
+async fn a_project_of_weight_three_runs_three_jobs_a_round() {
+    let queue = queue();
+    let heavy = |i: usize| {
+        let mut job = of_project(1, format!("h{i}"));
+        job.weight = 3;
+        job
+    };
+    let jobs: Vec<NewJob> = (0..12)
+        .map(heavy)
+        .chain((0..4).map(|i| of_project(2, format!("l{i}"))))
+        .collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < 16 {
+        order.extend(lease(&queue, "w", 4).await.into_iter().map(|j| j.payload));
+    }
+    let rounds: Vec<String> = order
+        .chunks(4)
+        .map(|round| round.iter().map(|p| &p[..1]).collect())
+        .collect();
+    assert_eq!(rounds, ["hhhl"; 4], "three of weight 3 to one: {order:?}");
+    for prefix in ['h', 'l'] {
+        let seq: Vec<u32> = order
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix)?.parse().ok())
+            .collect();
+        assert!(
+            seq.windows(2).all(|w| w[0] < w[1]),
+            "{prefix} in order: {seq:?}"
+        );
+    }
+
+    // weight 1 from now on: the two take turns one for one
+    let jobs: Vec<NewJob> = (0..4)
+        .map(|i| of_project(1, format!("h{i}")))
+        .chain((0..4).map(|i| of_project(2, format!("l{i}"))))
+        .collect();
+    queue.enqueue_batch(&jobs).await.expect("enqueue");
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < 8 {
+        order.extend(lease(&queue, "w", 2).await.into_iter().map(|j| j.payload));
+    }
+    let kinds: String = order.iter().map(|p| &p[..1]).collect();
+    assert_eq!(kinds, "hlhlhlhl", "{order:?}");
+}

@@ -9,6 +9,8 @@ pub struct Model {
     pub created_at: DateTime,
     /// What the project's jobs may spend in one UTC day, in micro-dollars; `None`: no limit.
     pub budget_micro_usd_per_day: Option<i64>,
+    /// Its fair-share weight; `None`: 1.
+    pub fair_share_weight: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
