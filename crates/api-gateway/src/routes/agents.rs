@@ -194,7 +194,7 @@ fn seal_env(secrets: &SecretBox, env: BTreeMap<String, String>) -> Result<AgentE
     if env.is_empty() {
         return Ok(AgentEnv::default());
     }
-    let failed = |cause: &str| ApiError::internal("Failed to create agent", cause);
+    let failed = |cause: &str| ApiError::internal("Failed to store the agent's env", cause);
     let json = serde_json::to_vec(&env).map_err(|e| failed(&e.to_string()))?;
     secrets
         .seal(&json)

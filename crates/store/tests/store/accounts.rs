@@ -1,4 +1,4 @@
-use agentq_store::{AgentEnv, AgentKind, NewAgent, NewUser, Role, Scope, StoreError};
+use agentq_store::{AgentChanges, AgentEnv, AgentKind, NewAgent, NewUser, Role, Scope, StoreError};
 
 use crate::helpers::{TestDb, fixture, user};
 use crate::on_every_backend;
@@ -168,10 +168,45 @@ async fn agents_keep_their_command_and_settings(test: TestDb) {
     );
     assert_eq!(
         agentq_store::list_agents(db).await.expect("list"),
-        [agent, http]
+        [agent.clone(), http]
     );
     let dup = agentq_store::create_agent(db, new).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+
+    // changed in place: what is given changes, the rest stays; `Some(None)` lifts the limit
+    let changed = agentq_store::update_agent(
+        db,
+        agent.id,
+        AgentChanges {
+            timeout_secs: Some(90),
+            max_concurrency: Some(None),
+            requires_approval: Some(true),
+            env: Some(AgentEnv::Sealed("v1:bmV3".into())),
+        },
+    )
+    .await
+    .expect("update")
+    .expect("the agent");
+    assert_eq!(
+        (
+            changed.timeout_secs,
+            changed.max_concurrency,
+            changed.requires_approval
+        ),
+        (90, None, true)
+    );
+    assert_eq!(changed.env, AgentEnv::Sealed("v1:bmV3".into()));
+    assert_eq!((&changed.name, &changed.kind), (&agent.name, &agent.kind));
+    let unchanged = agentq_store::update_agent(db, agent.id, AgentChanges::default())
+        .await
+        .expect("update")
+        .expect("the agent");
+    assert_eq!(unchanged, changed);
+    let missing =
+        agentq_store::update_agent(db, 999_999.try_into().expect("id"), AgentChanges::default())
+            .await
+            .expect("update");
+    assert_eq!(missing, None);
     test.drop().await;
 }
 
