@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use agentq_domain::{JobId, JobState};
+use agentq_domain::{JobId, JobState, ProjectId};
 use agentq_queue::{EventId, NewJob, Partitions, Queue, QueueError, RecorderGroup};
 use agentq_store::{Db, EventPosition, JobFilter, JobRecord, JobTransition, Scope};
 
@@ -127,6 +127,7 @@ pub async fn reconcile_once(
 async fn requeue_lost(queue: &Partitions, db: &Db, missing: &[JobId]) -> anyhow::Result<u64> {
     let mut requeued = 0;
     let mut caught_up: HashMap<String, bool> = HashMap::new();
+    let mut weights: HashMap<ProjectId, u32> = HashMap::new();
     for id in missing {
         let partition = queue.of_job(id);
         let name = &partition.config().name;
@@ -150,13 +151,30 @@ async fn requeue_lost(queue: &Partitions, db: &Db, missing: &[JobId]) -> anyhow:
         if row.status.is_final() || partition.job(id).await.is_ok_and(|live| live.is_some()) {
             continue;
         }
-        let job = with_dependencies(db, new_job(&row), &row).await?;
+        let mut job = with_dependencies(db, new_job(&row), &row).await?;
+        job.weight = weight_of(db, &mut weights, row.project).await?;
         if queue.enqueue(&job).await? {
             tracing::warn!(job = %id, "re-enqueued a job Redis had lost");
             requeued += 1;
         }
     }
     Ok(requeued)
+}
+
+/// `project`'s fair-share weight (1 if it is gone), read once a pass.
+async fn weight_of(
+    db: &Db,
+    known: &mut HashMap<ProjectId, u32>,
+    project: ProjectId,
+) -> anyhow::Result<u32> {
+    if let Some(weight) = known.get(&project) {
+        return Ok(*weight);
+    }
+    let weight = agentq_store::project_by_id(db, &Scope::All, project)
+        .await?
+        .map_or(1, |p| p.weight);
+    known.insert(project, weight);
+    Ok(weight)
 }
 
 /// Whether the recorder of `partition` has applied every event written there until now.
@@ -214,7 +232,6 @@ fn new_job(row: &JobRecord) -> NewJob {
     job.max_attempts = Some(row.max_attempts);
     // nobody decided yet: it is held again, never free to run
     job.held = row.status == JobState::AwaitingApproval;
-    // its project's fair-share weight is not in the row: a job Redis lost takes one turn
     job
 }
 

@@ -212,7 +212,7 @@ impl Harness {
         self.insert_row(agent, &self.task, context, true).await
     }
 
-    /// The SQL row of a job of `task` (in the harness's project) queued with `context`.
+    /// The SQL row of a job of `task` (in its project) queued with `context`.
     pub async fn insert_row(
         &self,
         agent: &agentq_store::Agent,
@@ -223,7 +223,7 @@ impl Harness {
         let id = JobId::new();
         let payload = serde_json::json!({
             "taskId": task.id.get(), "taskCode": task.code, "agentId": agent.id.get(),
-            "projectId": self.project.id.get(), "metadata": null, "context": context,
+            "projectId": task.project.get(), "metadata": null, "context": context,
             "mcpConfigs": [],
         });
         agentq_store::insert_job(
@@ -234,7 +234,7 @@ impl Harness {
                 task: task.id,
                 task_code: task.code.clone(),
                 agent: agent.id,
-                project: self.project.id,
+                project: task.project,
                 priority: Priority::Medium,
                 max_attempts: self.queue.config().max_attempts,
                 job_data: payload,

@@ -328,6 +328,47 @@ async fn a_lost_hash_scenario(h: Harness) {
     h.cleanup().await;
 }
 
+crate::on_sqlite_and_mariadb!(
+    jobs_redis_lost_come_back_with_their_projects_weight,
+    &[],
+    jobs_redis_lost_come_back_with_their_projects_weight_scenario
+);
+
+/// Jobs Redis lost, of a project of weight 3 and of one of weight 1, come back taking turns
+/// as they would have: three to one.
+async fn jobs_redis_lost_come_back_with_their_projects_weight_scenario(h: Harness) {
+    let agent = h.agent("true", 30).await;
+    assert!(
+        agentq_store::set_project_weight(&h.db, h.project.id, 3)
+            .await
+            .expect("weight")
+    );
+    let other = agentq_store::create_project(&h.db, "Gemini")
+        .await
+        .expect("project");
+    let other_task = agentq_store::create_task(&h.db, other.id, "GEMINI-1", "light")
+        .await
+        .expect("task");
+    for task in std::iter::repeat_n(&h.task, 6).chain(std::iter::repeat_n(&other_task, 2)) {
+        h.insert_row(&agent, task, serde_json::json!({}), false)
+            .await;
+    }
+    assert_eq!(reconcile(&h).await.requeued, 8);
+    let leased = h.queue.cycle("w", &[], 8).await.expect("cycle").leased;
+    let order: String = leased
+        .iter()
+        .map(|job| {
+            if job.project == Some(h.project.id) {
+                'h'
+            } else {
+                'l'
+            }
+        })
+        .collect();
+    assert_eq!(order, "hhhlhhhl", "three of weight 3 to one");
+    h.cleanup().await;
+}
+
 /// One reconciler pass over the harness's queue (one partition), with no grace.
 async fn reconcile(h: &Harness) -> agentq_queue_worker::reconciler::Reconciled {
     // a row counts as settled once Redis's clock, read in whole milliseconds, is past its
