@@ -10,12 +10,13 @@ where
     D: Deserializer<'de>,
     T: TryFrom<i64>,
 {
-    let number = Number::deserialize(deserializer)?;
-    agentq_domain::request::integer(&number)
+    in_range(&Number::deserialize(deserializer)?)
+}
+
+fn in_range<T: TryFrom<i64>, E: serde::de::Error>(number: &Number) -> Result<T, E> {
+    agentq_domain::request::integer(number)
         .and_then(|v| T::try_from(v).ok())
-        .ok_or_else(|| {
-            serde::de::Error::custom(format!("expected an integer in range, got {number}"))
-        })
+        .ok_or_else(|| E::custom(format!("expected an integer in range, got {number}")))
 }
 
 /// [`whole`] for an optional field that, when present, must not be `null`; use with
@@ -37,12 +38,7 @@ where
 {
     match Option::<Number>::deserialize(deserializer)? {
         None => Ok(Some(None)),
-        Some(number) => agentq_domain::request::integer(&number)
-            .and_then(|v| T::try_from(v).ok())
-            .map(|v| Some(Some(v)))
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!("expected an integer in range, got {number}"))
-            }),
+        Some(number) => in_range(&number).map(|v| Some(Some(v))),
     }
 }
 

@@ -172,9 +172,7 @@ pub(crate) async fn update_agent(
         job: None,
         detail: Some(serde_json::json!({"agentId": id.get(), "changed": changed})),
     };
-    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
-        tracing::warn!(agent_id = id.get(), error = %err, "could not log the activity");
-    }
+    super::record_activity(&state, entry).await;
     ok(Answer::new(agent_view(&state.secrets, agent, true)))
 }
 

@@ -437,9 +437,7 @@ pub(super) async fn log_job_activity_with(
         job: Some(record.job_id),
         detail,
     };
-    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
-        tracing::warn!(job_id = %record.job_id, error = %err, action, "could not log the activity");
-    }
+    super::record_activity(state, entry).await;
 }
 
 fn cannot_cancel() -> ApiError {

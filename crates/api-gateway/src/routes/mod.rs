@@ -29,3 +29,15 @@ pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
             .json(agentq_api_types::ErrorBody::new("Method not allowed"))
     }))
 }
+
+/// Records `entry` in the activity log. What it records already happened, so a failure here is
+/// logged rather than turned into an error for the caller.
+pub(crate) async fn record_activity(
+    state: &crate::state::AppState,
+    entry: agentq_store::ActivityEntry,
+) {
+    let action = entry.action.clone();
+    if let Err(err) = agentq_store::log_activity(&state.db, entry).await {
+        tracing::warn!(error = %err, action, "could not log the activity");
+    }
+}

@@ -105,13 +105,27 @@ pub(crate) async fn set_budget(
     let id = visible_project(&state, &caller, &path).await?;
     // garde bounds the amount, so it converts
     let budget = body.cost_usd_per_day.and_then(usd_to_micros);
-    if !agentq_store::set_project_budget(&state.db, id, budget).await? {
-        return Err(ApiError::not_found("Project not found"));
+    let updated = agentq_store::set_project_budget(&state.db, id, budget).await?;
+    changed_project(&state, &caller, id, updated).await
+}
+
+/// The answer to a change of what submissions read of a project (its budget, its weight):
+/// the project as it is now. Its cached read is dropped, so this gateway sees the change at
+/// once and others within a second.
+async fn changed_project(
+    state: &AppState,
+    caller: &Caller,
+    id: ProjectId,
+    updated: bool,
+) -> Reply<Project> {
+    let not_found = || ApiError::not_found("Project not found");
+    if !updated {
+        return Err(not_found());
     }
     state.budgets.forget(id);
     let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Project not found"))?;
+        .ok_or_else(not_found)?;
     ok(Answer::new(project_view(project)))
 }
 
@@ -135,16 +149,8 @@ pub(crate) async fn set_weight(
     state: web::Data<AppState>,
 ) -> Reply<Project> {
     let id = visible_project(&state, &caller, &path).await?;
-    if !agentq_store::set_project_weight(&state.db, id, body.weight).await? {
-        return Err(ApiError::not_found("Project not found"));
-    }
-    // submissions read the weight with the budget: this gateway sees it at once, others
-    // within a second
-    state.budgets.forget(id);
-    let project = agentq_store::project_by_id(&state.db, &caller.scope, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Project not found"))?;
-    ok(Answer::new(project_view(project)))
+    let updated = agentq_store::set_project_weight(&state.db, id, body.weight).await?;
+    changed_project(&state, &caller, id, updated).await
 }
 
 #[utoipa::path(

@@ -224,6 +224,25 @@ async fn a_body_that_is_not_an_object_is_refused_everywhere() {
         ),
     ];
     for (method, path) in routes {
+        // bytes that are not UTF-8 are not JSON; 10 MB is past the body limit
+        for (bytes, expected) in [
+            (
+                b"{\"name\": \"\xff\xfe\"}".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (vec![b' '; 10 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE),
+        ] {
+            let res = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .bearer_auth(&app.admin_token)
+                .header("content-type", "application/json")
+                .body(bytes)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), expected, "{method} {path}");
+        }
         for (body, received) in [
             (json!([1]), "array"),
             (json!(["Apollo 2"]), "array"),
